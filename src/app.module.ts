@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { CommonModule } from './common/common.module';
+import { AppConfigModule } from './config/config.module';
+import { HealthModule } from './health/health.module';
+import { ModelModule } from './model/model.module';
+import { PredictionModule } from './prediction/prediction.module';
+
+@Module({
+  imports: [AppConfigModule, CommonModule, ModelModule, PredictionModule, HealthModule],
+})
+export class AppModule {}

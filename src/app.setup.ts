@@ -1,0 +1,70 @@
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Logger as Pino } from 'pino';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AllConfig } from './config/configuration';
+import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
+
+export const DOCS_PATH = 'docs';
+
+/**
+ * The Fastify adapter with the service's HTTP settings: its pino logger (request logs carry
+ * the request id), body limit, keep-alive, and the X-Request-Id header on every response.
+ * Shared by main.ts and the end-to-end tests, so both run the same HTTP stack.
+ */
+export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapter {
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // One line per request at info level would drown the state changes; see onResponse below.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdOf,
+    bodyLimit: config.http.bodyLimitBytes,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    return503OnClosing: true,
+  });
+  const fastify = adapter.getInstance();
+  // Only JSON bodies: anything else (text/plain included, which Fastify takes by default)
+  // is answered 415.
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    request.log.debug(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+      'request completed',
+    );
+    done();
+  });
+  return adapter;
+}
+
+/** The OpenAPI document, served as Swagger UI at /docs and as JSON at /docs-json. */
+export function setupOpenApi(app: NestFastifyApplication, serviceName: string): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle(serviceName)
+      .setDescription(
+        'Predictions from TensorFlow.js models served from the model repository, ' +
+          'with Kubernetes health probes. Every error answers `{statusCode, error, message, details?, requestId}`.',
+      )
+      .setVersion(packageVersion())
+      .addTag('prediction', 'The simple prediction API of the default model')
+      .addTag('health', 'Liveness, readiness and start-up probes')
+      .build(),
+  );
+  SwaggerModule.setup(DOCS_PATH, app, document, {
+    jsonDocumentUrl: `${DOCS_PATH}-json`,
+    customSiteTitle: `${serviceName} API`,
+  });
+}
+
+function packageVersion(): string {
+  // The same relative path from src/ (tests) and dist/ (the build).
+  const path = join(__dirname, '..', 'package.json');
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,41 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { STATUS_CODES } from 'node:http';
+import { ErrorResponseDto } from './error-response.dto';
+
+/** What each error status means on this service's routes, with an example message. */
+const ERRORS: Record<number, { description: string; message: string }> = {
+  400: {
+    description: 'The request is invalid: malformed JSON, a missing, unknown or ill-typed field, a value out of range, or a row that does not fit the model.',
+    message: 'features: has 5 values; model "iris" takes 4 (sepal_length, sepal_width, petal_length, petal_width)',
+  },
+  404: { description: 'No such route or model.', message: 'model "flowers" is not served here' },
+  413: { description: 'The body is larger than BODY_LIMIT_BYTES.', message: 'request body is larger than the limit of 1048576 bytes' },
+  415: { description: 'The body is not JSON.', message: 'unsupported content type "text/plain"; send application/json' },
+  500: { description: 'An unexpected fault; the details are in the log under the request id.', message: 'internal error' },
+  503: { description: 'The model is not loaded yet, or the service is shutting down.', message: 'model "iris" version 1 is LOADING' },
+};
+
+/** Documents the given error statuses with the shared error body and an example each. */
+export function ApiErrorResponses(...statuses: (keyof typeof ERRORS)[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ApiExtraModels(ErrorResponseDto),
+    ...statuses.map((status) =>
+      ApiResponse({
+        status,
+        description: ERRORS[status].description,
+        content: {
+          'application/json': {
+            schema: { $ref: getSchemaPath(ErrorResponseDto) },
+            example: {
+              statusCode: status,
+              error: STATUS_CODES[status],
+              message: ERRORS[status].message,
+              requestId: '5f0c1f0e-8d6b-4f43-9d4c-0c7f7e0a2b1d',
+            },
+          },
+        },
+      }),
+    ),
+  );
+}

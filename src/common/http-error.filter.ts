@@ -1,0 +1,100 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { HttpAdapterHost } from '@nestjs/core';
+import { STATUS_CODES } from 'node:http';
+import type { AllConfig } from '../config/configuration';
+import { InvalidInputError, ModelNotFoundError, ModelNotReadyError } from '../model/model-errors';
+import type { ErrorDetailDto, ErrorResponseDto } from './error-response.dto';
+
+/** Seconds a client should wait before retrying a model that is not ready. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * The one error contract of the service: `{statusCode, error, message, details?, requestId}`.
+ * Client errors say what was wrong and where; a 5xx says only "internal error", and its cause
+ * goes to the log under the request id. Bodies that are not errors of this contract (the
+ * health checks' reports) pass through unchanged.
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger(HttpErrorFilter.name);
+  private readonly bodyLimitBytes: number;
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    config: ConfigService<AllConfig, true>,
+  ) {
+    this.bodyLimitBytes = config.getOrThrow('http.bodyLimitBytes', { infer: true });
+  }
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const { httpAdapter } = this.adapterHost;
+    const context = host.switchToHttp();
+    const request = context.getRequest<{ id?: string; headers?: Record<string, unknown> }>();
+    const response = context.getResponse();
+    const requestId = String(request.id ?? '');
+
+    if (exception instanceof HttpException && isReport(exception.getResponse())) {
+      httpAdapter.reply(response, exception.getResponse(), exception.getStatus());
+      return;
+    }
+    const { status, message, details } = this.describe(exception, request.headers);
+    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+      this.logger.error(
+        { requestId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception },
+        'request failed',
+      );
+    }
+    if (status === HttpStatus.SERVICE_UNAVAILABLE) {
+      httpAdapter.setHeader(response, 'Retry-After', RETRY_AFTER_SECONDS);
+    }
+    const body: ErrorResponseDto = {
+      statusCode: status,
+      error: STATUS_CODES[status] ?? 'Error',
+      message,
+      ...(details && details.length > 0 ? { details } : {}),
+      requestId,
+    };
+    httpAdapter.reply(response, body, status);
+  }
+
+  private describe(
+    exception: unknown,
+    headers: Record<string, unknown> = {},
+  ): { status: number; message: string; details?: ErrorDetailDto[] } {
+    if (exception instanceof InvalidInputError) {
+      return { status: HttpStatus.BAD_REQUEST, message: exception.message, details: exception.problems };
+    }
+    if (exception instanceof ModelNotFoundError) {
+      return { status: HttpStatus.NOT_FOUND, message: exception.message };
+    }
+    if (exception instanceof ModelNotReadyError) {
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message };
+    }
+    if (!(exception instanceof HttpException)) {
+      return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal error' };
+    }
+    const status = exception.getStatus();
+    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+      return { status, message: 'internal error' };
+    }
+    // Fastify's own errors (body parsing, limits) arrive with terse messages: say more.
+    if (status === HttpStatus.PAYLOAD_TOO_LARGE) {
+      return { status, message: `request body is larger than the limit of ${this.bodyLimitBytes} bytes` };
+    }
+    if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) {
+      const type = String(headers['content-type'] ?? '').slice(0, 100);
+      return { status, message: `unsupported content type ${JSON.stringify(type)}; send application/json` };
+    }
+    const body = exception.getResponse();
+    if (typeof body === 'string') return { status, message: body };
+    const { message, details } = body as { message?: unknown; details?: ErrorDetailDto[] };
+    const text = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
+    return { status, message: text, details };
+  }
+}
+
+/** A health check report (`{status, info, error, details}`) rather than an error message. */
+function isReport(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && 'status' in body && 'details' in body && !('message' in body);
+}

@@ -1,0 +1,57 @@
+import { ConfigType, registerAs } from '@nestjs/config';
+import { validateEnvironment } from './environment';
+
+export const httpConfig = registerAs('http', () => {
+  const env = validateEnvironment();
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+    shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+    serviceName: env.SERVICE_NAME,
+  };
+});
+
+export const modelConfig = registerAs('model', () => {
+  const env = validateEnvironment();
+  return {
+    repository: env.MODEL_REPOSITORY,
+    defaultModel: env.DEFAULT_MODEL,
+    backend: env.TFJS_BACKEND,
+  };
+});
+
+export const predictionConfig = registerAs('prediction', () => {
+  const env = validateEnvironment();
+  return {
+    maxBatchRows: env.MAX_BATCH_ROWS,
+  };
+});
+
+export const loggingConfig = registerAs('logging', () => {
+  const env = validateEnvironment();
+  return {
+    level: env.LOG_LEVEL,
+    format: env.LOG_FORMAT,
+  };
+});
+
+export interface AllConfig {
+  http: ConfigType<typeof httpConfig>;
+  model: ConfigType<typeof modelConfig>;
+  prediction: ConfigType<typeof predictionConfig>;
+  logging: ConfigType<typeof loggingConfig>;
+}
+
+export const CONFIG_NAMESPACES = [httpConfig, modelConfig, predictionConfig, loggingConfig];
+
+/** The whole configuration at once, for code that runs before Nest's container exists. */
+export function loadConfiguration(): AllConfig {
+  return {
+    http: httpConfig(),
+    model: modelConfig(),
+    prediction: predictionConfig(),
+    logging: loggingConfig(),
+  };
+}

@@ -1,0 +1,133 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+
+export const TFJS_BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type TfjsBackendChoice = (typeof TFJS_BACKEND_CHOICES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Model names are folder names inside the repository: no separators, no dots first. */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+const MIB = 1024 * 1024;
+
+/**
+ * Every variable the service reads, with its default. Values arrive as strings and are
+ * converted before validation; a bad one stops the boot with a message naming it.
+ */
+export class EnvironmentVariables {
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 8080;
+
+  @IsString()
+  @IsNotEmpty()
+  HOST = '0.0.0.0';
+
+  @IsString()
+  @IsNotEmpty()
+  MODEL_REPOSITORY = 'models';
+
+  @Matches(MODEL_NAME_PATTERN, {
+    message: 'DEFAULT_MODEL must be a model folder name (letters, digits, "_" and "-", at most 64)',
+  })
+  DEFAULT_MODEL = 'iris';
+
+  @IsIn(TFJS_BACKEND_CHOICES)
+  TFJS_BACKEND: TfjsBackendChoice = 'auto';
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevel = 'info';
+
+  @IsIn(LOG_FORMATS)
+  LOG_FORMAT: LogFormat = 'auto';
+
+  /** Largest request body accepted, in bytes (Fastify's own default is 1 MiB). */
+  @IsInt()
+  @Min(1024)
+  @Max(256 * MIB)
+  BODY_LIMIT_BYTES = MIB;
+
+  /** Most rows one prediction request may carry. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  MAX_BATCH_ROWS = 1000;
+
+  /** How long a replica keeps serving after SIGTERM while reporting not ready. */
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  SHUTDOWN_DELAY_MS = 0;
+
+  /** Fastify's keep-alive timeout; longer than a proxy's upstream keep-alive. */
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+  @IsString()
+  @MaxLength(64)
+  SERVICE_NAME = 'ml-microservice';
+}
+
+const INTEGER_VARIABLES = new Set<string>([
+  'PORT',
+  'BODY_LIMIT_BYTES',
+  'MAX_BATCH_ROWS',
+  'SHUTDOWN_DELAY_MS',
+  'KEEP_ALIVE_TIMEOUT_MS',
+]);
+
+export class InvalidEnvironmentError extends Error {
+  override readonly name = 'InvalidEnvironmentError';
+}
+
+/**
+ * Reads and validates the environment. Unset or empty variables take their defaults;
+ * integers must be written as plain decimal integers ("8080", not "8e3" or "80.5").
+ */
+export function validateEnvironment(
+  env: Record<string, string | undefined> = process.env,
+): EnvironmentVariables {
+  const defaults = new EnvironmentVariables();
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(defaults)) {
+    const value = env[key];
+    if (value === undefined || value.trim() === '') continue;
+    raw[key] = INTEGER_VARIABLES.has(key) ? parseInteger(value) : value.trim();
+  }
+  const parsed = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
+  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    throw new InvalidEnvironmentError(
+      `invalid environment: ${errors.map((e) => describe(e, env)).join('; ')}`,
+    );
+  }
+  return parsed;
+}
+
+function parseInteger(value: string): number {
+  return /^[+-]?\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+}
+
+function describe(error: ValidationError, env: Record<string, string | undefined>): string {
+  const messages = Object.values(error.constraints ?? {}).join(', ');
+  return `${messages} (got ${JSON.stringify(env[error.property])})`;
+}

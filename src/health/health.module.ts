@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ModelModule } from '../model/model.module';
+import { HealthController } from './health.controller';
+import { ShutdownState } from './shutdown-state';
+
+@Module({
+  // Terminus would log every failed probe at error level; model state changes are logged by
+  // the registry instead.
+  imports: [TerminusModule.forRoot({ logger: false }), ModelModule],
+  controllers: [HealthController],
+  providers: [ShutdownState],
+})
+export class HealthModule {}

@@ -1,0 +1,26 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module';
+import { createHttpAdapter, setupOpenApi } from './app.setup';
+import { createPino, PinoLoggerService } from './common/pino-logger';
+import { loadConfiguration } from './config/configuration';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfiguration();
+  const pino = createPino(config.logging.level, config.logging.format);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createHttpAdapter(config, pino), {
+    logger: new PinoLoggerService(pino),
+  });
+  // SIGTERM: readiness fails, in-flight requests finish, models are disposed, exit code 0.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  setupOpenApi(app, config.http.serviceName);
+  await app.listen(config.http.port, config.http.host);
+  Logger.log(`listening on http://${config.http.host}:${config.http.port}`, 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  // The logger may not exist yet (a bad environment fails before it): write plainly.
+  process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'failed to start', err: String(error instanceof Error ? error.message : error) })}\n`);
+  process.exit(1);
+});

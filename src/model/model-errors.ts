@@ -1,0 +1,39 @@
+/**
+ * Domain errors of the model module. They carry no HTTP status: the error filter maps each
+ * class to one, so every protocol answers them the same way.
+ */
+export class ModelNotFoundError extends Error {
+  override readonly name = 'ModelNotFoundError';
+}
+
+/** The model exists but cannot serve now (still loading, failed to load, unloading). */
+export class ModelNotReadyError extends Error {
+  override readonly name = 'ModelNotReadyError';
+}
+
+export interface InputProblem {
+  /** Where the problem is, as a path into the request: `instances[2][1]`, `features.petal_width`. */
+  path: string;
+  message: string;
+}
+
+/** A request's inputs do not fit the model: wrong shape, dtype, count, name or value. */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+
+  constructor(
+    message: string,
+    readonly problems: InputProblem[] = [],
+  ) {
+    super(message);
+  }
+
+  static at(path: string, message: string): InvalidInputError {
+    return new InvalidInputError(`${path}: ${message}`, [{ path, message }]);
+  }
+}
+
+/** A model folder whose files cannot be turned into a model. */
+export class ModelFormatError extends Error {
+  override readonly name = 'ModelFormatError';
+}

@@ -1,0 +1,41 @@
+/** Tensor element types a served model may take or give. */
+export type TensorDType = 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
+
+/** A named input or output of a model's signature; -1 marks a free dimension. */
+export interface TensorSpec {
+  name: string;
+  dtype: TensorDType;
+  /** null when the model does not declare the rank. */
+  shape: number[] | null;
+}
+
+export type TensorData = Float32Array | Int32Array | Uint8Array;
+
+/** A tensor held in host memory, as requests carry it in and responses carry it out. */
+export interface HostTensor {
+  dtype: TensorDType;
+  shape: number[];
+  data: TensorData;
+}
+
+export type ModelFormat = 'layers' | 'graph';
+
+/** What `metadata.json` beside a model may say about it; every field is optional. */
+export interface ModelMetadata {
+  /** Names of the output classes, in output order. */
+  labels?: string[];
+  /** Names of the input features, in input column order. */
+  features?: string[];
+  description?: string;
+  [key: string]: unknown;
+}
+
+export interface ModelSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+export interface ModelVersionRef {
+  name: string;
+  version: number;
+}
