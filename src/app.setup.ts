@@ -28,9 +28,17 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   // Only JSON bodies: anything else (text/plain included, which Fastify takes by default)
   // is answered 415.
   fastify.removeContentTypeParser('text/plain');
-  fastify.addHook('onRequest', (request, reply, done) => {
-    reply.header(REQUEST_ID_HEADER, request.id);
+  // Once the server is closing, each answer asks the client to close its connection, so
+  // keep-alive clients (a proxy's upstream pool) let the process exit when it has answered.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
     done();
+  });
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     request.log.debug(

@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 import type { ErrorDetailDto } from './error-response.dto';
 
 /**
@@ -6,7 +6,7 @@ import type { ErrorDetailDto } from './error-response.dto';
  * name is an error the client sees; every problem is listed with its path.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new BodyValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
@@ -40,4 +40,18 @@ function rewrite(message: string, path: string): string {
   const unknown = /^property (.+) should not exist$/.exec(message);
   if (unknown) return `${path} is not a field of this request`;
   return message;
+}
+
+/** ValidationPipe, plus: a body validated against a DTO class must be a JSON object. */
+class BodyValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+    if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata) && !isObject) {
+      throw new BadRequestException({
+        message: 'the request body must be a JSON object',
+        details: [{ path: 'body', message: 'must be a JSON object' }],
+      });
+    }
+    return super.transform(value, metadata);
+  }
 }

@@ -115,8 +115,10 @@ export class LoadedLayersModel extends LoadedModel {
   ) {
     super();
     this.signature = {
-      inputs: model.inputs.map((t) => specOf(t.name, t.dtype, t.shape)),
-      outputs: model.outputs.map((t) => specOf(t.name, t.dtype, t.shape)),
+      // originalName is the layer's own name; `name` gets a process-wide counter suffix that
+      // would change with every load.
+      inputs: model.inputs.map((t) => specOf(t.originalName ?? t.name, t.dtype, t.shape)),
+      outputs: model.outputs.map((t) => specOf(t.originalName ?? t.name, t.dtype, t.shape)),
     };
   }
 
@@ -148,9 +150,14 @@ export class LoadedGraphModel extends LoadedModel {
     readonly metadata: ModelMetadata,
   ) {
     super();
+    const declared = declaredSignature(model);
+    const withDeclared = (spec: TensorSpec): TensorSpec => {
+      const known = declared.get(spec.name) ?? declared.get(`${spec.name}:0`);
+      return known && spec.shape === null ? { ...spec, dtype: known.dtype, shape: known.shape } : spec;
+    };
     this.signature = {
-      inputs: model.inputs.map((t) => specOf(t.name, t.dtype, t.shape)),
-      outputs: model.outputs.map((t) => specOf(t.name, t.dtype, t.shape)),
+      inputs: model.inputs.map((t) => withDeclared(specOf(t.name, t.dtype, t.shape))),
+      outputs: model.outputs.map((t) => withDeclared(specOf(t.name, t.dtype, t.shape))),
     };
   }
 
@@ -183,4 +190,38 @@ export class LoadedGraphModel extends LoadedModel {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+const SIGNATURE_DTYPES: Record<string, TensorDType> = {
+  DT_FLOAT: 'float32',
+  DT_INT32: 'int32',
+  DT_BOOL: 'bool',
+  DT_STRING: 'string',
+  DT_COMPLEX64: 'complex64',
+};
+
+interface SignatureTensor {
+  name?: string;
+  dtype?: string;
+  tensorShape?: { dim?: { size?: string | number }[]; unknownRank?: boolean };
+}
+
+/**
+ * The shapes and dtypes a converted graph declares in its `signature` block: graph nodes
+ * often do not carry output shapes, the signature does.
+ */
+function declaredSignature(model: tf.GraphModel): Map<string, TensorSpec> {
+  const signature = model.modelSignature as { inputs?: Record<string, SignatureTensor>; outputs?: Record<string, SignatureTensor> } | undefined;
+  const specs = new Map<string, TensorSpec>();
+  for (const group of [signature?.inputs, signature?.outputs]) {
+    for (const [key, tensor] of Object.entries(group ?? {})) {
+      const dtype = SIGNATURE_DTYPES[tensor.dtype ?? ''];
+      if (!dtype) continue;
+      const dims = tensor.tensorShape?.unknownRank ? null : (tensor.tensorShape?.dim ?? []).map((d) => Number(d.size ?? -1));
+      const spec: TensorSpec = { name: tensor.name ?? key, dtype, shape: dims };
+      specs.set(spec.name, spec);
+      specs.set(key, spec);
+    }
+  }
+  return specs;
 }

@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError } from './model-errors';
 import type { ModelFormat } from './model-types';
@@ -30,7 +30,7 @@ export async function readModelArtifacts(directory: string): Promise<tf.io.Model
     const shards: Buffer[] = [];
     for (const group of manifest) {
       for (const path of group.paths) {
-        shards.push(await readFile(shardPath(directory, path)));
+        shards.push(await readShard(directory, path));
       }
       specs.push(...group.weights);
     }
@@ -88,12 +88,22 @@ function isManifest(value: unknown): value is tf.io.WeightsManifestConfig {
   );
 }
 
+async function readShard(directory: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(shardPath(directory, path));
+  } catch (error) {
+    if (error instanceof ModelFormatError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ModelFormatError(`cannot read weight shard ${JSON.stringify(path)} listed in ${MODEL_JSON}: ${code}`);
+  }
+}
+
 /** A shard path from the manifest, refused if it would leave the model's folder. */
 function shardPath(directory: string, path: string): string {
   const root = resolve(directory);
   const full = resolve(root, path);
   const inside = relative(root, full);
-  if (path.length === 0 || isAbsolute(path) || inside.startsWith('..') || isAbsolute(inside)) {
+  if (path.length === 0 || isAbsolute(path) || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
     throw new ModelFormatError(`weight shard path ${JSON.stringify(path)} leaves the model folder`);
   }
   return full;

@@ -96,6 +96,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
     if (!entries) {
       const reason = this.missing.get(name);
       if (reason) throw new ModelNotReadyError(`model "${name}" is unavailable: ${reason}`);
+      if (!this.started && this.required.includes(name)) throw new ModelNotReadyError(`model "${name}" is LOADING`);
       throw new ModelNotFoundError(`model "${name}" is not served here`);
     }
     const candidates = version === undefined ? entries : entries.filter((e) => e.version === version);

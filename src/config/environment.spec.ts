@@ -1,0 +1,48 @@
+import { InvalidEnvironmentError, validateEnvironment } from './environment';
+
+describe(validateEnvironment.name, () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const env = validateEnvironment({});
+
+    expect(env).toMatchObject({
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      MODEL_REPOSITORY: 'models',
+      DEFAULT_MODEL: 'iris',
+      TFJS_BACKEND: 'auto',
+      LOG_LEVEL: 'info',
+      BODY_LIMIT_BYTES: 1024 * 1024,
+      MAX_BATCH_ROWS: 1000,
+      SHUTDOWN_DELAY_MS: 0,
+    });
+  });
+
+  it('reads set values and treats empty ones as unset', () => {
+    const env = validateEnvironment({ PORT: '9000', TFJS_BACKEND: 'cpu', MAX_BATCH_ROWS: ' 64 ', HOST: '' });
+
+    expect(env).toMatchObject({ PORT: 9000, TFJS_BACKEND: 'cpu', MAX_BATCH_ROWS: 64, HOST: '0.0.0.0' });
+  });
+
+  it.each([
+    ['PORT', 'abc', 'PORT must be an integer number'],
+    ['PORT', '8e3', 'PORT must be an integer number'],
+    ['PORT', '70000', 'PORT must not be greater than 65535'],
+    ['TFJS_BACKEND', 'gpu', 'TFJS_BACKEND must be one of the following values: auto, tensorflow, wasm, cpu'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of the following values'],
+    ['DEFAULT_MODEL', '../etc', 'DEFAULT_MODEL must be a model folder name'],
+    ['BODY_LIMIT_BYTES', '10', 'BODY_LIMIT_BYTES must not be less than 1024'],
+    ['MAX_BATCH_ROWS', '0', 'MAX_BATCH_ROWS must not be less than 1'],
+  ])('refuses %s=%s with a message naming the variable and its value', (name, value, message) => {
+    const attempt = () => validateEnvironment({ [name]: value });
+
+    expect(attempt).toThrow(InvalidEnvironmentError);
+    expect(attempt).toThrow(message);
+    expect(attempt).toThrow(`(got ${JSON.stringify(value)})`);
+  });
+
+  it('lists every bad variable at once', () => {
+    const attempt = () => validateEnvironment({ PORT: 'x', TFJS_BACKEND: 'gpu' });
+
+    expect(attempt).toThrow(/PORT.*; TFJS_BACKEND/);
+  });
+});

@@ -1,0 +1,71 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createTestApp } from './support/test-app';
+
+type Operation = { responses: Record<string, { content?: Record<string, { example?: unknown; examples?: unknown }> }>; requestBody?: unknown };
+
+const ROUTES: [string, string][] = [
+  ['/prediction', 'post'],
+  ['/prediction', 'get'],
+  ['/health/live', 'get'],
+  ['/health/ready', 'get'],
+  ['/health/startup', 'get'],
+];
+
+describe('OpenAPI document and Swagger UI (end to end)', () => {
+  let app: NestFastifyApplication;
+  let document: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    const response = await app.inject({ method: 'GET', url: '/docs-json' });
+    expect(response.statusCode).toBe(200);
+    document = response.json();
+  });
+
+  afterAll(() => app.close());
+
+  it('lists every route of the service, and nothing else', () => {
+    const listed = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+
+    expect(listed.sort()).toEqual(ROUTES.map(([path, method]) => `${method} ${path}`).sort());
+  });
+
+  it.each(ROUTES)('gives %s (%s) an example for every documented response', (path, method) => {
+    const operation = document.paths[path][method];
+
+    const statuses = Object.keys(operation.responses);
+    expect(statuses).toContain('200');
+    for (const status of statuses) {
+      const content = operation.responses[status].content?.['application/json'];
+      expect({ status, hasExample: Boolean(content?.example ?? content?.examples) }).toEqual({ status, hasExample: true });
+    }
+  });
+
+  it('documents every error status of POST /prediction', () => {
+    const statuses = Object.keys(document.paths['/prediction'].post.responses);
+
+    expect(statuses).toEqual(expect.arrayContaining(['400', '404', '413', '415', '500', '503']));
+  });
+
+  it('documents the request body of POST /prediction from its DTO, with examples', () => {
+    const schema = document.components.schemas.PredictionRequestDto;
+
+    expect(Object.keys(schema.properties ?? {})).toEqual(['features', 'instances']);
+    expect(JSON.stringify(document.paths['/prediction'].post.requestBody)).toContain('5.1');
+  });
+
+  it('derives the response schemas from the DTOs and their comments', () => {
+    const error = document.components.schemas.ErrorResponseDto;
+
+    expect(Object.keys(error.properties ?? {})).toEqual(['statusCode', 'error', 'message', 'details', 'requestId']);
+    expect(JSON.stringify(error)).toContain('internal error');
+  });
+
+  it('serves Swagger UI at /docs', async () => {
+    const response = await app.inject({ method: 'GET', url: '/docs' });
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/html');
+    expect(response.body).toContain('swagger-ui');
+  });
+});

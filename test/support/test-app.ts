@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { createHttpAdapter, setupOpenApi } from '../../src/app.setup';
+import { createPino } from '../../src/common/pino-logger';
+import { loadConfiguration } from '../../src/config/configuration';
+
+export const SHIPPED_MODELS = join(__dirname, '..', '..', 'models');
+
+export interface TestAppOptions {
+  /** Environment variables for this app (jest gives each test file its own process.env). */
+  env?: Record<string, string>;
+  /** Provider overrides on the testing module. */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
+/**
+ * The real application, built from AppModule with the same HTTP adapter and OpenAPI setup
+ * as main.ts, for `app.inject(...)`: no socket is opened.
+ */
+export async function createTestApp(options: TestAppOptions = {}): Promise<NestFastifyApplication> {
+  Object.assign(process.env, { MODEL_REPOSITORY: SHIPPED_MODELS, LOG_LEVEL: 'silent', ...options.env });
+  const builder = Test.createTestingModule({ imports: [AppModule] });
+  const moduleRef = await (options.override ? options.override(builder) : builder).compile();
+  const config = loadConfiguration();
+  const pino = createPino(config.logging.level, 'json');
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config, pino), {
+    logger: false,
+  });
+  setupOpenApi(app, config.http.serviceName);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+/** Polls /health/ready until it answers 200. */
+export async function waitUntilReady(app: NestFastifyApplication, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await app.inject({ method: 'GET', url: '/health/ready' });
+    if (response.statusCode === 200) return;
+    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${response.body}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Polls /health/startup until the start-up load has finished. */
+export async function waitUntilStarted(app: NestFastifyApplication, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await app.inject({ method: 'GET', url: '/health/startup' });
+    if (response.statusCode === 200) return;
+    if (Date.now() > deadline) throw new Error(`not started after ${timeoutMs} ms: ${response.body}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
