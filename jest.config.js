@@ -11,6 +11,7 @@ module.exports = {
     // The swagger plugin reads DTO types and JSDoc, as `nest build` does.
     '^.+\\.ts$': ['ts-jest', { astTransformers: { before: [swaggerPlugin] } }],
   },
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
   testTimeout: 30_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

