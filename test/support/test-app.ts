@@ -34,24 +34,23 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<NestF
   return app;
 }
 
-/** Polls /health/ready until it answers 200. */
-export async function waitUntilReady(app: NestFastifyApplication, timeoutMs = 15_000): Promise<void> {
+/** Polls a probe until it answers 200. */
+async function waitForProbe(app: NestFastifyApplication, url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const response = await app.inject({ method: 'GET', url: '/health/ready' });
+    const response = await app.inject({ method: 'GET', url });
     if (response.statusCode === 200) return;
-    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${response.body}`);
+    if (Date.now() > deadline) throw new Error(`${url} not 200 after ${timeoutMs} ms: ${response.body}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-/** Polls /health/startup until the start-up load has finished. */
-export async function waitUntilStarted(app: NestFastifyApplication, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await app.inject({ method: 'GET', url: '/health/startup' });
-    if (response.statusCode === 200) return;
-    if (Date.now() > deadline) throw new Error(`not started after ${timeoutMs} ms: ${response.body}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Waits until every served model is loaded and warmed. */
+export function waitUntilReady(app: NestFastifyApplication, timeoutMs = 15_000): Promise<void> {
+  return waitForProbe(app, '/health/ready', timeoutMs);
+}
+
+/** Waits until the start-up load has finished, whatever its outcome. */
+export function waitUntilStarted(app: NestFastifyApplication, timeoutMs = 15_000): Promise<void> {
+  return waitForProbe(app, '/health/startup', timeoutMs);
 }
