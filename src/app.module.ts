@@ -2,10 +2,11 @@ import { Module } from '@nestjs/common';
 import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
+import { ManagementModule } from './management/management.module';
 import { ModelModule } from './model/model.module';
 import { PredictionModule } from './prediction/prediction.module';
 
 @Module({
-  imports: [AppConfigModule, CommonModule, ModelModule, PredictionModule, HealthModule],
+  imports: [AppConfigModule, CommonModule, ModelModule, PredictionModule, ManagementModule, HealthModule],
 })
 export class AppModule {}

@@ -62,7 +62,9 @@ export function setupOpenApi(app: NestFastifyApplication, serviceName: string): 
       )
       .setVersion(packageVersion())
       .addTag('prediction', 'The simple prediction API of the default model')
+      .addTag('models', 'The model repository: models, versions, states; load, unload and reload')
       .addTag('health', 'Liveness, readiness and start-up probes')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, for the mutating /models routes' })
       .build(),
   );
   SwaggerModule.setup(DOCS_PATH, app, document, {

@@ -1,5 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ModelRegistry, ModelState, ModelVersionStatus, ServedModel } from '../src/model/model-registry';
+import { ModelRegistry, ModelStatus, ModelVersionDetails, ServedModel } from '../src/model/model-registry';
 import { createTestApp } from './support/test-app';
 
 const SECRET = '/srv/secret/models/iris/1/weights.bin';
@@ -7,26 +7,52 @@ const SECRET = '/srv/secret/models/iris/1/weights.bin';
 /** A registry whose model fails inside inference with an internal message. */
 class FailingRegistry extends ModelRegistry {
   resolve(name: string): ServedModel {
+    const fail = () => Promise.reject(new Error(`ENOENT: no such file ${SECRET}`));
     return {
       name,
       version: 1,
+      infer: fail,
       model: {
         format: 'layers',
         signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3] }] },
         metadata: {},
         checkInputs: () => undefined,
-        infer: () => Promise.reject(new Error(`ENOENT: no such file ${SECRET}`)),
+        infer: fail,
         dispose: () => undefined,
       } as unknown as ServedModel['model'],
     };
   }
 
-  status(): ModelVersionStatus[] {
-    return [{ name: 'iris', version: 1, state: ModelState.AVAILABLE }];
+  models(): ModelStatus[] {
+    return [this.model('iris')];
+  }
+
+  model(name: string): ModelStatus {
+    return { name, state: 'AVAILABLE', versions: [] };
+  }
+
+  versionDetails(): ModelVersionDetails {
+    throw new Error('not used');
   }
 
   isReady(): boolean {
     return true;
+  }
+
+  unreadiness(): string[] {
+    return [];
+  }
+
+  load(): Promise<ModelStatus> {
+    throw new Error('not used');
+  }
+
+  unload(): Promise<ModelStatus> {
+    throw new Error('not used');
+  }
+
+  reload(): Promise<ModelStatus> {
+    throw new Error('not used');
   }
 
   isStarted(): boolean {

@@ -60,12 +60,12 @@ describe('health probes (end to end)', () => {
       expect(live.statusCode).toBe(200);
       expect(live.json().status).toBe('ok');
       expect(ready.statusCode).toBe(503);
-      expect(ready.json().error.models.reason).toMatch(/^model iris (version \d+ )?is LOADING/);
+      expect(ready.json().error.models.reason).toBe('the model repository is still loading');
       expect(startup.statusCode).toBe(503);
       expect(startup.json().error.startup.reason).toBe('loading models');
       expect(prediction.statusCode).toBe(503);
       expect(prediction.headers['retry-after']).toBe('5');
-      expect(prediction.json().message).toMatch(/^model "iris" (version \d+ )?is LOADING$/);
+      expect(prediction.json().message).toBe('the model repository is still loading');
     });
 
     it('becomes ready, started and serving once the model is loaded and warmed', async () => {
@@ -78,7 +78,7 @@ describe('health probes (end to end)', () => {
         app.inject({ method: 'POST', url: '/prediction', payload: SETOSA }),
       ]);
 
-      expect(ready.json().details.models).toMatchObject({ status: 'up', iris: { state: 'AVAILABLE' } });
+      expect(ready.json().details.models).toMatchObject({ status: 'up', iris: { state: 'AVAILABLE', versions: [expect.any(Number)] } });
       expect(ready.json().details.lifecycle).toEqual({ status: 'up' });
       expect(startup.statusCode).toBe(200);
       expect(prediction.statusCode).toBe(200);
@@ -119,15 +119,15 @@ describe('health probes (end to end)', () => {
       const live = await app.inject({ method: 'GET', url: '/health/live' });
 
       expect(ready.statusCode).toBe(503);
-      expect(ready.json().error.models.reason).toContain('model iris is UNAVAILABLE: cannot read iris/: ENOENT');
+      expect(ready.json().error.models.reason).toBe('model iris (DEFAULT_MODEL) is not in the repository');
       expect(live.statusCode).toBe(200);
     });
 
-    it('answers predictions with 503 and the reason, without internals', async () => {
+    it('answers predictions with 404 and the reason, without internals', async () => {
       const response = await app.inject({ method: 'POST', url: '/prediction', payload: SETOSA });
 
-      expect(response.statusCode).toBe(503);
-      expect(response.json().message).toBe('model "iris" is unavailable: cannot read iris/: ENOENT');
+      expect(response.statusCode).toBe(404);
+      expect(response.json().message).toBe('model "iris" is not in the repository');
       expect(response.body).not.toContain(emptyRepository);
     });
   });

@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { STATUS_CODES } from 'node:http';
 import type { AllConfig } from '../config/configuration';
-import { InvalidInputError, ModelNotFoundError, ModelNotReadyError } from '../model/model-errors';
+import { InvalidInputError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from '../model/model-errors';
 import type { ErrorDetailDto, ErrorResponseDto } from './error-response.dto';
 
 /** Seconds a client should wait before retrying a model that is not ready. */
@@ -48,6 +48,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (status === HttpStatus.SERVICE_UNAVAILABLE) {
       httpAdapter.setHeader(response, 'Retry-After', RETRY_AFTER_SECONDS);
     }
+    if (status === HttpStatus.UNAUTHORIZED) {
+      httpAdapter.setHeader(response, 'WWW-Authenticate', 'Bearer');
+    }
     const body: ErrorResponseDto = {
       statusCode: status,
       error: STATUS_CODES[status] ?? 'Error',
@@ -70,6 +73,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof ModelNotReadyError) {
       return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message };
+    }
+    if (exception instanceof ModelLoadError) {
+      return { status: HttpStatus.UNPROCESSABLE_ENTITY, message: exception.message };
     }
     if (!(exception instanceof HttpException)) {
       return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal error' };

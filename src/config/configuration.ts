@@ -19,6 +19,14 @@ export const modelConfig = registerAs('model', () => {
     repository: env.MODEL_REPOSITORY,
     defaultModel: env.DEFAULT_MODEL,
     backend: env.TFJS_BACKEND,
+    pollIntervalMs: env.MODEL_POLL_INTERVAL_MS,
+  };
+});
+
+export const managementConfig = registerAs('management', () => {
+  const env = validateEnvironment();
+  return {
+    adminToken: env.ADMIN_TOKEN,
   };
 });
 
@@ -41,10 +49,11 @@ export interface AllConfig {
   http: ConfigType<typeof httpConfig>;
   model: ConfigType<typeof modelConfig>;
   prediction: ConfigType<typeof predictionConfig>;
+  management: ConfigType<typeof managementConfig>;
   logging: ConfigType<typeof loggingConfig>;
 }
 
-export const CONFIG_NAMESPACES = [httpConfig, modelConfig, predictionConfig, loggingConfig];
+export const CONFIG_NAMESPACES = [httpConfig, modelConfig, predictionConfig, managementConfig, loggingConfig];
 
 /** The whole configuration at once, for code that runs before Nest's container exists. */
 export function loadConfiguration(): AllConfig {
@@ -52,6 +61,7 @@ export function loadConfiguration(): AllConfig {
     http: httpConfig(),
     model: modelConfig(),
     prediction: predictionConfig(),
+    management: managementConfig(),
     logging: loggingConfig(),
   };
 }

@@ -3,11 +3,13 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsOptional,
   IsString,
   Matches,
   Max,
   MaxLength,
   Min,
+  MinLength,
   validateSync,
   ValidationError,
 } from 'class-validator';
@@ -85,7 +87,23 @@ export class EnvironmentVariables {
   @IsString()
   @MaxLength(64)
   SERVICE_NAME = 'ml-microservice';
+
+  /** How often the model repository is checked for new, changed and removed versions; 0 turns it off. */
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  MODEL_POLL_INTERVAL_MS = 10_000;
+
+  /** Bearer token of the model management routes; unset turns them off. */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters long' })
+  @MaxLength(1024)
+  ADMIN_TOKEN?: string;
 }
+
+/** Every variable read, including optional ones that have no default. */
+const ENVIRONMENT_KEYS = [...Object.keys(new EnvironmentVariables()), 'ADMIN_TOKEN'];
 
 const INTEGER_VARIABLES = new Set<string>([
   'PORT',
@@ -93,7 +111,10 @@ const INTEGER_VARIABLES = new Set<string>([
   'MAX_BATCH_ROWS',
   'SHUTDOWN_DELAY_MS',
   'KEEP_ALIVE_TIMEOUT_MS',
+  'MODEL_POLL_INTERVAL_MS',
 ]);
+
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN']);
 
 export class InvalidEnvironmentError extends Error {
   override readonly name = 'InvalidEnvironmentError';
@@ -106,9 +127,8 @@ export class InvalidEnvironmentError extends Error {
 export function validateEnvironment(
   env: Record<string, string | undefined> = process.env,
 ): EnvironmentVariables {
-  const defaults = new EnvironmentVariables();
   const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(defaults)) {
+  for (const key of ENVIRONMENT_KEYS) {
     const value = env[key];
     if (value === undefined || value.trim() === '') continue;
     raw[key] = INTEGER_VARIABLES.has(key) ? parseInteger(value) : value.trim();
@@ -129,5 +149,7 @@ function parseInteger(value: string): number {
 
 function describe(error: ValidationError, env: Record<string, string | undefined>): string {
   const messages = Object.values(error.constraints ?? {}).join(', ');
-  return `${messages} (got ${JSON.stringify(env[error.property])})`;
+  // Secrets are named, never echoed.
+  const shown = SECRET_VARIABLES.has(error.property) ? 'a value that is not shown' : JSON.stringify(env[error.property]);
+  return `${messages} (got ${shown})`;
 }

@@ -10,20 +10,19 @@ import {
 import { ModelRegistry, ModelState } from '../model/model-registry';
 import { ShutdownState } from './shutdown-state';
 
+const MODELS_UP = { status: 'up', iris: { state: 'AVAILABLE', versions: [1] } };
+const MODELS_DOWN = { status: 'down', reason: 'model iris is LOADING', iris: { state: 'LOADING', versions: [] } };
 const UP_EXAMPLE = {
   status: 'ok',
-  info: { models: { status: 'up', iris: { version: 1, state: 'AVAILABLE' } }, lifecycle: { status: 'up' } },
+  info: { lifecycle: { status: 'up' }, models: MODELS_UP },
   error: {},
-  details: { models: { status: 'up', iris: { version: 1, state: 'AVAILABLE' } }, lifecycle: { status: 'up' } },
+  details: { lifecycle: { status: 'up' }, models: MODELS_UP },
 };
 const DOWN_EXAMPLE = {
   status: 'error',
   info: { lifecycle: { status: 'up' } },
-  error: { models: { status: 'down', reason: 'model iris version 1 is LOADING' } },
-  details: {
-    lifecycle: { status: 'up' },
-    models: { status: 'down', reason: 'model iris version 1 is LOADING' },
-  },
+  error: { models: MODELS_DOWN },
+  details: { lifecycle: { status: 'up' }, models: MODELS_DOWN },
 };
 
 /** Kubernetes probes: liveness, readiness and start-up, from the model registry's state. */
@@ -52,7 +51,9 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: every served model is loaded and warmed, and the process is not shutting down.' })
+  @ApiOperation({
+    summary: 'Readiness: every model in the repository has a version loaded and warmed, the default model among them, and the process is not shutting down.',
+  })
   @ApiResponse({ status: 200, description: 'Ready to take traffic.', example: UP_EXAMPLE })
   @ApiResponse({ status: 503, description: 'Not ready; `error` says why.', example: DOWN_EXAMPLE })
   ready(): Promise<HealthCheckResult> {
@@ -80,15 +81,14 @@ export class HealthController {
 
   private models(): HealthIndicatorResult {
     const indicator = this.indicators.check('models');
-    const statuses = this.registry.status();
-    const byName: Record<string, { version: number | null; state: ModelState }> = {};
-    for (const s of statuses) {
-      if (s.state === ModelState.AVAILABLE || !byName[s.name]) byName[s.name] = { version: s.version, state: s.state };
+    const byName: Record<string, { state: string; versions: number[] }> = {};
+    for (const model of this.registry.models()) {
+      byName[model.name] = {
+        state: model.state,
+        versions: model.versions.filter((v) => v.state === ModelState.AVAILABLE).map((v) => v.version),
+      };
     }
-    if (this.registry.isReady()) return indicator.up(byName);
-    const reasons = statuses
-      .filter((s) => s.state !== ModelState.AVAILABLE)
-      .map((s) => `model ${s.name}${s.version === null ? '' : ` version ${s.version}`} is ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
-    return indicator.down({ reason: reasons.join('; '), ...byName });
+    const problems = this.registry.unreadiness();
+    return problems.length === 0 ? indicator.up(byName) : indicator.down({ reason: problems.join('; '), ...byName });
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError } from './model-errors';
@@ -39,6 +39,49 @@ export async function readModelArtifacts(directory: string): Promise<tf.io.Model
     const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
     return [specs, weightData as ArrayBuffer];
   });
+}
+
+/**
+ * Whether a version folder holds a whole model without reading the weights: `model.json`
+ * parses and every shard it lists is there, with as many bytes as the manifest describes.
+ * Returns what is wrong, or null.
+ */
+export async function findIncompleteness(directory: string): Promise<string | null> {
+  try {
+    const modelJson = await readModelJson(directory);
+    const specs: tf.io.WeightsManifestEntry[] = [];
+    let bytes = 0;
+    for (const group of modelJson.weightsManifest ?? []) {
+      for (const path of group.paths) {
+        bytes += await stat(shardPath(directory, path)).then(
+          (s) => s.size,
+          () => {
+            throw new ModelFormatError(`weight shard ${JSON.stringify(path)} listed in ${MODEL_JSON} is missing`);
+          },
+        );
+      }
+      specs.push(...group.weights);
+    }
+    checkWeightBytes(specs, bytes);
+    return null;
+  } catch (error) {
+    if (error instanceof ModelFormatError) return error.message;
+    throw error;
+  }
+}
+
+/** Names, sizes and modification times of a folder's files: changes while it is written. */
+export async function folderFingerprint(directory: string): Promise<string> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  const parts = await Promise.all(
+    entries
+      .filter((e) => e.isFile())
+      .map(async (e) => {
+        const s = await stat(join(directory, e.name));
+        return `${e.name}:${s.size}:${s.mtimeMs}`;
+      }),
+  );
+  return parts.sort().join('|');
 }
 
 export function formatOf(artifacts: tf.io.ModelArtifacts): ModelFormat {

@@ -33,6 +33,11 @@ export class InvalidInputError extends Error {
   }
 }
 
+/** A management request to load a model that did not end with any version serving. */
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+}
+
 /** A model folder whose files cannot be turned into a model. */
 export class ModelFormatError extends Error {
   override readonly name = 'ModelFormatError';

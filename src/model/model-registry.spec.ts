@@ -1,34 +1,61 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config/configuration';
 import { LoadedModel } from './loaded-model';
-import { ModelNotFoundError, ModelNotReadyError } from './model-errors';
+import { findIncompleteness } from './model-artifacts';
+import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
 import { ModelLoader } from './model-loader';
 import { ModelState, RepositoryModelRegistry } from './model-registry';
 import type { HostTensor, ModelSignature } from './model-types';
 
 const MODEL = 'flowers';
+const OTHER = 'roses';
+const POLL_MS = 20;
+const WAIT_MS = 3000;
+const SHARD = 'w.bin';
+const SHARD_BYTES = 8;
+const MODEL_JSON_TEXT = JSON.stringify({
+  modelTopology: {},
+  weightsManifest: [{ paths: [SHARD], weights: [{ name: 'w', shape: [2], dtype: 'float32' }] }],
+});
+const MISSING_SHARD = `weight shard "${SHARD}" listed in model.json is missing`;
 const SIGNATURE: ModelSignature = {
   inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 2] }],
   outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }],
 };
+const INPUTS: Record<string, HostTensor> = { x: { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) } };
+
+type NamedTensors = Record<string, HostTensor>;
+
+interface Gate {
+  promise: Promise<void>;
+  open(): void;
+}
 
 class FakeModel extends LoadedModel {
   readonly format = 'layers' as const;
   readonly signature = SIGNATURE;
   readonly metadata = {};
-  readonly calls: Record<string, HostTensor>[] = [];
+  inferCalls = 0;
   disposed = false;
+  /** Every inference waits for this before it answers. */
+  hold?: Promise<void>;
+  /** Every inference fails with this. */
+  failure?: Error;
 
   constructor(readonly directory: string) {
     super();
   }
 
-  async infer(inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    this.calls.push(inputs);
-    return { y: { dtype: 'float32', shape: [1, 1], data: new Float32Array([1]) } };
+  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+    this.inferCalls++;
+    if (this.disposed) throw new Error('inference on a disposed model');
+    await this.hold;
+    if (this.failure) throw this.failure;
+    const rows = inputs.x.shape[0];
+    return { y: { dtype: 'float32', shape: [rows, 1], data: new Float32Array(rows).fill(7) } };
   }
 
   dispose(): void {
@@ -36,114 +63,863 @@ class FakeModel extends LoadedModel {
   }
 }
 
+/**
+ * Records every directory it is asked to load; can be failed per directory or held at a gate.
+ * Like the real loader, it refuses a folder whose shards are missing or short.
+ */
 class FakeLoader extends ModelLoader {
-  readonly loaded: FakeModel[] = [];
-  failWith?: Error;
+  readonly calls: string[] = [];
+  readonly models: FakeModel[] = [];
+  readonly failures = new Map<string, Error>();
+  /** Loads wait for this before they start. */
+  gate?: Promise<void>;
+  /** Given to every new model as its `hold`. */
+  inferHold?: Promise<void>;
+  /** Given to every new model as its `failure`. */
+  inferFailure?: Error;
 
   async load(directory: string): Promise<LoadedModel> {
-    if (this.failWith) throw this.failWith;
+    this.calls.push(directory);
+    await this.gate;
+    const failure = this.failures.get(directory);
+    if (failure) throw failure;
+    const incomplete = await findIncompleteness(directory);
+    if (incomplete) throw new ModelFormatError(incomplete);
     const model = new FakeModel(directory);
-    this.loaded.push(model);
+    model.hold = this.inferHold;
+    model.failure = this.inferFailure;
+    this.models.push(model);
     return model;
+  }
+
+  /** Models loaded from a directory, oldest first. */
+  modelsFrom(directory: string): FakeModel[] {
+    return this.models.filter((m) => m.directory === directory);
+  }
+
+  callsFor(directory: string): number {
+    return this.calls.filter((d) => d === directory).length;
   }
 }
 
-function configFor(repository: string): ConfigService<AllConfig, true> {
-  const values: Record<string, string> = { 'model.repository': repository, 'model.defaultModel': MODEL };
-  return { getOrThrow: (key: string) => values[key] } as unknown as ConfigService<AllConfig, true>;
+/** The private parts the tests drive polls through and look into. */
+interface RegistryInternals {
+  serialize<T>(change: () => Promise<T>): Promise<T>;
+  poll(options: { force: boolean }): Promise<void>;
+  entries: Map<string, { versions: Map<number, { state: ModelState }> }>;
 }
 
-async function settle(registry: RepositoryModelRegistry): Promise<void> {
-  while (!registry.isStarted()) await new Promise((resolve) => setTimeout(resolve, 5));
+function internals(registry: RepositoryModelRegistry): RegistryInternals {
+  return registry as unknown as RegistryInternals;
+}
+
+function configFor(repository: string, pollIntervalMs: number, defaultModel: string): ConfigService<AllConfig, true> {
+  const values: Record<string, unknown> = {
+    'model.repository': repository,
+    'model.defaultModel': defaultModel,
+    'model.pollIntervalMs': pollIntervalMs,
+  };
+  return {
+    getOrThrow: (key: string) => {
+      if (!(key in values)) throw new Error(`unexpected config key ${key}`);
+      return values[key];
+    },
+  } as unknown as ConfigService<AllConfig, true>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until `condition` holds; fails after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${condition.toString()}`);
+    await sleep(5);
+  }
+}
+
+/** The error `fn` throws or rejects with; fails the test if it does not. */
+async function errorFrom(fn: () => unknown): Promise<Error> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected an error, but none was thrown');
 }
 
 describe(RepositoryModelRegistry.name, () => {
   let repository: string;
   let loader: FakeLoader;
   let registry: RepositoryModelRegistry;
+  let gates: Gate[];
+  let staged = 0;
 
-  async function version(folder: string, complete = true): Promise<void> {
-    await mkdir(join(repository, MODEL, folder), { recursive: true });
-    if (complete) await writeFile(join(repository, MODEL, folder, 'model.json'), '{}');
+  function dir(name: string, version: number | string): string {
+    return join(repository, name, String(version));
+  }
+
+  function gate(): Gate {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    const made = { promise, open };
+    gates.push(made);
+    return made;
+  }
+
+  function createRegistry(options: { pollIntervalMs?: number; defaultModel?: string } = {}): RepositoryModelRegistry {
+    registry = new RepositoryModelRegistry(
+      loader,
+      configFor(repository, options.pollIntervalMs ?? 0, options.defaultModel ?? MODEL),
+    );
+    return registry;
+  }
+
+  /** Writes a complete version folder, all at once (staged beside it, then renamed in). */
+  async function writeVersion(name: string, version: number | string): Promise<string> {
+    const staging = join(repository, '.staging', String(staged++));
+    await mkdir(staging, { recursive: true });
+    await writeFile(join(staging, 'model.json'), MODEL_JSON_TEXT);
+    await writeFile(join(staging, SHARD), Buffer.alloc(SHARD_BYTES));
+    await mkdir(join(repository, name), { recursive: true });
+    await rename(staging, dir(name, version));
+    return dir(name, version);
+  }
+
+  /** Writes a version folder whose model.json is there but whose weight shard is not (yet). */
+  async function writeIncompleteVersion(name: string, version: number): Promise<string> {
+    await mkdir(dir(name, version), { recursive: true });
+    await writeFile(join(dir(name, version), 'model.json'), MODEL_JSON_TEXT);
+    return dir(name, version);
+  }
+
+  async function completeVersion(name: string, version: number): Promise<void> {
+    await writeFile(join(dir(name, version), SHARD), Buffer.alloc(SHARD_BYTES));
+  }
+
+  /** Takes a version folder out of the repository in one step. */
+  async function removeVersion(name: string, version: number): Promise<void> {
+    const trash = join(repository, '.trash', String(staged++));
+    await mkdir(join(repository, '.trash'), { recursive: true });
+    await rename(dir(name, version), trash);
+  }
+
+  async function writeConfig(name: string, config: unknown): Promise<void> {
+    await mkdir(join(repository, name), { recursive: true });
+    await writeFile(join(repository, name, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  }
+
+  async function start(): Promise<void> {
+    registry.onModuleInit();
+    await until(() => registry.isStarted());
+  }
+
+  /** One poll of the repository, run in turn with every other change, as the timer runs it. */
+  function pollOnce(): Promise<void> {
+    const inner = internals(registry);
+    return inner.serialize(() => inner.poll({ force: false }));
+  }
+
+  function servedVersion(name = MODEL): number | undefined {
+    try {
+      return registry.resolve(name).version;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function versionStates(name = MODEL): Array<[number, ModelState]> {
+    return registry.model(name).versions.map((v) => [v.version, v.state]);
   }
 
   beforeEach(async () => {
     repository = await mkdtemp(join(tmpdir(), 'registry-'));
     loader = new FakeLoader();
-    registry = new RepositoryModelRegistry(loader, configFor(repository));
+    gates = [];
+    createRegistry();
   });
 
-  afterEach(() => rm(repository, { recursive: true, force: true }));
-
-  it('loads the newest complete version, skipping folders that are not versions or not complete', async () => {
-    await version('1');
-    await version('2');
-    await version('10');
-    await version('11', false);
-    await version('03');
-    await version('latest');
-
-    registry.onModuleInit();
-    await settle(registry);
-
-    expect(loader.loaded.map((m) => m.directory)).toEqual([join(repository, MODEL, '10')]);
-    expect(registry.resolve(MODEL).version).toBe(10);
-    expect(registry.isReady()).toBe(true);
-    expect(registry.status()).toEqual([expect.objectContaining({ name: MODEL, version: 10, state: ModelState.AVAILABLE })]);
-  });
-
-  it('warms the model up with one inference on zeros before it serves', async () => {
-    await version('1');
-
-    registry.onModuleInit();
-    await settle(registry);
-
-    const [warmUp] = loader.loaded[0].calls;
-    expect(loader.loaded[0].calls).toHaveLength(1);
-    expect(warmUp.x.shape).toEqual([1, 2]);
-    expect(Array.from(warmUp.x.data)).toEqual([0, 0]);
-  });
-
-  it('marks a version that fails to load UNAVAILABLE with the reason, and is not ready', async () => {
-    await version('1');
-    loader.failWith = new Error('weight shards hold 10 bytes but the manifest describes 12');
-
-    registry.onModuleInit();
-    await settle(registry);
-
-    expect(registry.isReady()).toBe(false);
-    expect(registry.status()[0]).toMatchObject({ state: ModelState.UNAVAILABLE, reason: loader.failWith.message });
-    expect(() => registry.resolve(MODEL)).toThrow(ModelNotReadyError);
-    expect(() => registry.resolve(MODEL)).toThrow(`model "${MODEL}" version 1 is UNAVAILABLE: ${loader.failWith.message}`);
-  });
-
-  it('reports a model with no version folder as unavailable', async () => {
-    await mkdir(join(repository, MODEL));
-
-    registry.onModuleInit();
-    await settle(registry);
-
-    expect(registry.status()).toEqual([
-      { name: MODEL, version: null, state: ModelState.UNAVAILABLE, reason: `no version folder with a model.json under ${MODEL}/` },
-    ]);
-  });
-
-  it('refuses unknown models and versions as not found', async () => {
-    await version('1');
-    registry.onModuleInit();
-    await settle(registry);
-
-    expect(() => registry.resolve('other')).toThrow(ModelNotFoundError);
-    expect(() => registry.resolve(MODEL, 7)).toThrow(`model "${MODEL}" has no version 7`);
-  });
-
-  it('disposes every loaded model at shutdown, after the load in progress', async () => {
-    await version('1');
-
-    registry.onModuleInit();
+  afterEach(async () => {
+    for (const g of gates) g.open();
     await registry.onApplicationShutdown();
+    await rm(repository, { recursive: true, force: true });
+  });
 
-    expect(loader.loaded[0].disposed).toBe(true);
-    expect(registry.status()[0].state).toBe(ModelState.UNLOADING);
+  describe('scanning the repository', () => {
+    it('serves every model, skipping folders that are not model names, not versions, or without model.json', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(MODEL, 2);
+      for (const notAVersion of ['01', 'latest', '0']) await writeVersion(MODEL, notAVersion);
+      await mkdir(dir(MODEL, 7));
+      await writeVersion(OTHER, 1);
+      await writeVersion('.hidden', 1);
+      await writeVersion('bad name', 1);
+      await writeFile(join(repository, 'README.md'), 'not a model');
+
+      await start();
+
+      expect([...loader.calls].sort()).toEqual([dir(MODEL, 2), dir(OTHER, 1)]);
+      expect(registry.models().map((m) => m.name)).toEqual([MODEL, OTHER]);
+      expect(registry.resolve(MODEL).version).toBe(2);
+      expect(registry.resolve(OTHER).version).toBe(1);
+      expect(versionStates(MODEL)).toEqual([[2, ModelState.AVAILABLE]]);
+      expect(() => registry.resolve('.hidden')).toThrow(ModelNotFoundError);
+      expect(() => registry.model('bad name')).toThrow(ModelNotFoundError);
+      expect(registry.isReady()).toBe(true);
+    });
+
+    it('hands out the version loaded from its own folder, and its infer reaches that model', async () => {
+      await writeVersion(MODEL, 1);
+
+      await start();
+      const served = registry.resolve(MODEL);
+      const output = await served.infer(INPUTS);
+
+      expect(served).toMatchObject({ name: MODEL, version: 1, model: loader.modelsFrom(dir(MODEL, 1))[0] });
+      expect(Array.from(output.y.data)).toEqual([7]);
+      // One warm-up inference and this one.
+      expect(loader.models[0].inferCalls).toBe(2);
+    });
+
+    it('warms each version up with one inference before it serves', async () => {
+      await writeVersion(MODEL, 1);
+
+      await start();
+
+      expect(loader.models[0].inferCalls).toBe(1);
+      expect(registry.model(MODEL).versions[0]).toMatchObject({ state: ModelState.AVAILABLE, loadedAt: expect.any(Date) });
+    });
+
+    it('reports a model folder with no version folder as UNAVAILABLE', async () => {
+      await mkdir(join(repository, MODEL));
+
+      await start();
+
+      expect(registry.model(MODEL)).toMatchObject({
+        state: 'UNAVAILABLE',
+        reason: 'no version folder with a model.json that its version policy selects',
+        versions: [],
+      });
+      expect(registry.isReady()).toBe(false);
+    });
+  });
+
+  describe('version policies', () => {
+    beforeEach(async () => {
+      for (const version of [1, 2, 3]) await writeVersion(MODEL, version);
+    });
+
+    it('serves only the newest version by default', async () => {
+      await start();
+
+      expect(loader.calls).toEqual([dir(MODEL, 3)]);
+      expect(versionStates()).toEqual([[3, ModelState.AVAILABLE]]);
+      expect(registry.model(MODEL).versionPolicy).toEqual({ kind: 'latest', count: 1 });
+    });
+
+    it('serves the two newest versions under latest num_versions 2', async () => {
+      await writeConfig(MODEL, { version_policy: { latest: { num_versions: 2 } } });
+
+      await start();
+
+      expect([...loader.calls].sort()).toEqual([dir(MODEL, 2), dir(MODEL, 3)]);
+      expect(versionStates()).toEqual([
+        [2, ModelState.AVAILABLE],
+        [3, ModelState.AVAILABLE],
+      ]);
+    });
+
+    it('serves every version under all', async () => {
+      await writeConfig(MODEL, { version_policy: { all: {} } });
+
+      await start();
+
+      expect(versionStates().map(([v]) => v)).toEqual([1, 2, 3]);
+      expect(loader.calls).toHaveLength(3);
+    });
+
+    it('serves exactly the listed versions under specific', async () => {
+      await writeConfig(MODEL, { version_policy: { specific: { versions: [1, 3] } } });
+
+      await start();
+
+      expect(versionStates().map(([v]) => v)).toEqual([1, 3]);
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(0);
+    });
+
+    it('resolves the newest available version, or the version asked for', async () => {
+      await writeConfig(MODEL, { version_policy: { specific: { versions: [1, 3] } } });
+
+      await start();
+
+      expect(registry.resolve(MODEL).version).toBe(3);
+      expect(registry.resolve(MODEL, 1).version).toBe(1);
+      expect(registry.resolve(MODEL, 1).model).toBe(loader.modelsFrom(dir(MODEL, 1))[0]);
+    });
+
+    it('resolves past a newer version that failed to load, to the newest one available', async () => {
+      await writeConfig(MODEL, { version_policy: { all: {} } });
+      loader.failures.set(dir(MODEL, 3), new Error('bad weights'));
+
+      await start();
+
+      expect(registry.resolve(MODEL).version).toBe(2);
+      expect(() => registry.resolve(MODEL, 3)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve(MODEL, 3)).toThrow(`model "${MODEL}" version 3 is UNAVAILABLE: bad weights`);
+    });
+
+    it('refuses a version that is not served, or a model not in the repository, as not found', async () => {
+      await writeConfig(MODEL, { version_policy: { specific: { versions: [1, 3] } } });
+
+      await start();
+
+      expect(() => registry.resolve(MODEL, 2)).toThrow(ModelNotFoundError);
+      expect(() => registry.resolve(MODEL, 9)).toThrow(`model "${MODEL}" has no version 9 being served`);
+      expect(() => registry.resolve('tulips')).toThrow(ModelNotFoundError);
+      expect(() => registry.model('tulips')).toThrow(ModelNotFoundError);
+      expect(() => registry.versionDetails(MODEL, 2)).toThrow(ModelNotFoundError);
+    });
+  });
+
+  describe('a bad config.json', () => {
+    it.each<[string, unknown, string]>([
+      ['invalid JSON', '{"version_policy": ', 'config.json is not valid JSON'],
+      ['an unknown key', { version_policy: { newest: {} } }, 'version_policy.newest is not a known setting'],
+      [
+        'latest.num_versions 0',
+        { version_policy: { latest: { num_versions: 0 } } },
+        'version_policy.latest.num_versions must not be less than 1',
+      ],
+      [
+        'two policies at once',
+        { version_policy: { latest: {}, all: {} } },
+        'version_policy must name exactly one of latest, all, specific',
+      ],
+    ])('with %s makes only that model UNAVAILABLE, with the reason', async (_, config, reason) => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(OTHER, 1);
+      await writeConfig(OTHER, config);
+
+      await start();
+
+      const status = registry.model(OTHER);
+      expect(status).toMatchObject({ state: 'UNAVAILABLE', versions: [] });
+      expect(status.reason).toContain(reason);
+      expect(loader.callsFor(dir(OTHER, 1))).toBe(0);
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+      expect(registry.resolve(MODEL).version).toBe(1);
+      expect(registry.isReady()).toBe(false);
+      expect(registry.unreadiness()).toEqual([`model ${OTHER} is UNAVAILABLE: ${status.reason}`]);
+    });
+
+    it('that turns bad while a version serves leaves that version serving, with the reason', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await writeConfig(MODEL, { version_policy: { latest: { num_versions: 0 } } });
+      await writeVersion(MODEL, 2);
+      await pollOnce();
+
+      expect(registry.resolve(MODEL).version).toBe(1);
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(0);
+      expect(registry.model(MODEL).state).toBe('AVAILABLE');
+      expect(registry.model(MODEL).reason).toContain('version_policy.latest.num_versions');
+    });
+  });
+
+  describe('broken versions', () => {
+    it('marks a version the loader refuses UNAVAILABLE with the reason, while another model serves', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(OTHER, 1);
+      loader.failures.set(dir(OTHER, 1), new Error('weight shards hold 10 bytes but the manifest describes 12'));
+
+      await start();
+
+      expect(registry.model(OTHER)).toMatchObject({
+        state: 'UNAVAILABLE',
+        reason: 'version 1 is UNAVAILABLE: weight shards hold 10 bytes but the manifest describes 12',
+        versions: [
+          {
+            name: OTHER,
+            version: 1,
+            state: ModelState.UNAVAILABLE,
+            reason: 'weight shards hold 10 bytes but the manifest describes 12',
+          },
+        ],
+      });
+      expect(() => registry.resolve(OTHER)).toThrow(
+        `model "${OTHER}" is UNAVAILABLE: version 1 is UNAVAILABLE: weight shards hold 10 bytes but the manifest describes 12`,
+      );
+      expect(registry.resolve(MODEL).version).toBe(1);
+      expect(registry.unreadiness()).toEqual([
+        `model ${OTHER} is UNAVAILABLE: version 1 is UNAVAILABLE: weight shards hold 10 bytes but the manifest describes 12`,
+      ]);
+    });
+
+    it('loads a version folder with a missing shard at start-up anyway, and reports the loader\'s refusal', async () => {
+      await writeIncompleteVersion(MODEL, 1);
+
+      await start();
+
+      expect(loader.calls).toEqual([dir(MODEL, 1)]);
+      expect(registry.model(MODEL).versions).toEqual([
+        expect.objectContaining({ version: 1, state: ModelState.UNAVAILABLE, reason: MISSING_SHARD }),
+      ]);
+      expect(registry.model(MODEL).state).toBe('UNAVAILABLE');
+    });
+
+    it('marks a version whose warm-up inference fails UNAVAILABLE and disposes it', async () => {
+      await writeVersion(MODEL, 1);
+      loader.inferFailure = new Error('kernel not found');
+
+      await start();
+
+      expect(registry.model(MODEL).versions[0]).toMatchObject({
+        state: ModelState.UNAVAILABLE,
+        reason: 'warm-up inference failed: kernel not found',
+      });
+      expect(loader.models[0].disposed).toBe(true);
+    });
+  });
+
+  describe('polling the repository', () => {
+    it('loads and warms a new version before serving it, then disposes the old one', async () => {
+      createRegistry({ pollIntervalMs: POLL_MS });
+      await writeVersion(MODEL, 1);
+      await start();
+      const [first] = loader.models;
+      const warmUp = gate();
+      loader.inferHold = warmUp.promise;
+
+      await writeVersion(MODEL, 2);
+      await until(() => loader.modelsFrom(dir(MODEL, 2))[0]?.inferCalls === 1);
+
+      // Warming up: not served yet.
+      const second = loader.modelsFrom(dir(MODEL, 2))[0];
+      expect(versionStates()).toEqual([
+        [1, ModelState.AVAILABLE],
+        [2, ModelState.LOADING],
+      ]);
+      expect(registry.resolve(MODEL).version).toBe(1);
+
+      warmUp.open();
+      await until(() => servedVersion() === 2);
+
+      expect(registry.resolve(MODEL).model).toBe(second);
+      expect(second.inferCalls).toBe(1);
+      await until(() => first.disposed);
+      expect(versionStates()).toEqual([[2, ModelState.AVAILABLE]]);
+      expect(second.disposed).toBe(false);
+    });
+
+    it('retires a removed version and loads the older version still on disk again', async () => {
+      createRegistry({ pollIntervalMs: POLL_MS });
+      await writeVersion(MODEL, 1);
+      await start();
+      await writeVersion(MODEL, 2);
+      await until(() => servedVersion() === 2 && loader.models[0].disposed);
+      const second = loader.modelsFrom(dir(MODEL, 2))[0];
+
+      await removeVersion(MODEL, 2);
+      await until(() => servedVersion() === 1);
+
+      expect(loader.calls).toEqual([dir(MODEL, 1), dir(MODEL, 2), dir(MODEL, 1)]);
+      const reloaded = loader.modelsFrom(dir(MODEL, 1))[1];
+      expect(registry.resolve(MODEL).model).toBe(reloaded);
+      await until(() => second.disposed);
+      expect(versionStates()).toEqual([[1, ModelState.AVAILABLE]]);
+    });
+
+    it('never lets a new version that fails to load take down the one serving', async () => {
+      createRegistry({ pollIntervalMs: POLL_MS });
+      await writeVersion(MODEL, 1);
+      await start();
+      loader.failures.set(dir(MODEL, 2), new Error('bad weights'));
+
+      await writeVersion(MODEL, 2);
+      await until(() => registry.model(MODEL).versions.some((v) => v.version === 2 && v.state === ModelState.UNAVAILABLE));
+
+      expect(registry.resolve(MODEL).version).toBe(1);
+      expect(loader.models[0].disposed).toBe(false);
+      expect(registry.model(MODEL)).toMatchObject({
+        state: 'AVAILABLE',
+        reason: 'version 2 is UNAVAILABLE: bad weights',
+        versions: [
+          expect.objectContaining({ version: 1, state: ModelState.AVAILABLE }),
+          expect.objectContaining({ version: 2, state: ModelState.UNAVAILABLE, reason: 'bad weights' }),
+        ],
+      });
+      expect(registry.isReady()).toBe(true);
+    });
+
+    it('does not retry a failed version until its folder changes', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+      loader.failures.set(dir(MODEL, 2), new Error('bad weights'));
+      await writeVersion(MODEL, 2);
+      await pollOnce();
+      await pollOnce();
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(1);
+
+      loader.failures.delete(dir(MODEL, 2));
+      const later = new Date(Date.now() + 60_000);
+      await utimes(join(dir(MODEL, 2), SHARD), later, later);
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(2);
+      expect(registry.resolve(MODEL).version).toBe(2);
+    });
+
+    it('does not load a version folder that is still incomplete, and loads it at the next poll once complete', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await writeIncompleteVersion(MODEL, 2);
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(0);
+      expect(versionStates()).toEqual([[1, ModelState.AVAILABLE]]);
+      expect(registry.resolve(MODEL).version).toBe(1);
+
+      await completeVersion(MODEL, 2);
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(1);
+      expect(registry.resolve(MODEL).version).toBe(2);
+      expect(loader.models[0].disposed).toBe(true);
+    });
+
+    it('does not load a version folder that changed since the last poll while still incomplete', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await writeIncompleteVersion(MODEL, 2);
+      await pollOnce();
+      await writeFile(join(dir(MODEL, 2), SHARD), Buffer.alloc(SHARD_BYTES / 2));
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(0);
+      expect(registry.resolve(MODEL).version).toBe(1);
+    });
+
+    it('loads a version folder that stays incomplete and unchanged across two polls, and shows the failure', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await writeIncompleteVersion(MODEL, 2);
+      await pollOnce();
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(0);
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(1);
+      expect(registry.model(MODEL).versions).toEqual([
+        expect.objectContaining({ version: 1, state: ModelState.AVAILABLE }),
+        expect.objectContaining({ version: 2, state: ModelState.UNAVAILABLE, reason: MISSING_SHARD }),
+      ]);
+      expect(registry.resolve(MODEL).version).toBe(1);
+    });
+
+    it('lets a retired version finish the inference in flight before disposing it', async () => {
+      createRegistry({ pollIntervalMs: POLL_MS });
+      await writeVersion(MODEL, 1);
+      await start();
+      const [first] = loader.models;
+      const slow = gate();
+      first.hold = slow.promise;
+      const versionOne = internals(registry).entries.get(MODEL)!.versions.get(1)!;
+      const running = registry.resolve(MODEL).infer(INPUTS);
+
+      await writeVersion(MODEL, 2);
+      await until(() => servedVersion() === 2);
+      await sleep(3 * POLL_MS);
+
+      expect(versionOne.state).toBe(ModelState.UNLOADING);
+      expect(first.disposed).toBe(false);
+      expect(registry.resolve(MODEL).version).toBe(2);
+
+      slow.open();
+      const output = await running;
+
+      expect(Array.from(output.y.data)).toEqual([7]);
+      await until(() => first.disposed);
+    });
+
+    // BUG? (model-registry.ts, retire): a version being retired without a replacement is
+    // deleted from `entry.versions` before it waits for its requests, so no status ever shows
+    // UNLOADING (the state exists in ModelState but is never reported).
+    it.failing('reports a retired version as UNLOADING while its inference runs', async () => {
+      createRegistry({ pollIntervalMs: POLL_MS });
+      await writeVersion(MODEL, 1);
+      await start();
+      const [first] = loader.models;
+      const slow = gate();
+      first.hold = slow.promise;
+      void registry.resolve(MODEL).infer(INPUTS);
+
+      await writeVersion(MODEL, 2);
+      await until(() => servedVersion() === 2);
+
+      expect(versionStates()).toEqual([
+        [1, ModelState.UNLOADING],
+        [2, ModelState.AVAILABLE],
+      ]);
+    });
+
+    it('stops serving a model whose folder leaves the repository', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(OTHER, 1);
+      await start();
+
+      await rename(join(repository, OTHER), join(repository, '.gone'));
+      await pollOnce();
+
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotFoundError);
+      expect(loader.modelsFrom(dir(OTHER, 1))[0].disposed).toBe(true);
+      expect(registry.models().map((m) => m.name)).toEqual([MODEL]);
+    });
+  });
+
+  describe('unload and load', () => {
+    beforeEach(async () => {
+      await writeVersion(MODEL, 1);
+      await writeConfig(OTHER, { version_policy: { all: {} } });
+      await writeVersion(OTHER, 1);
+      await writeVersion(OTHER, 2);
+    });
+
+    it('unload stops serving every version of the model, and readiness does not wait for it', async () => {
+      await start();
+      const models = [dir(OTHER, 1), dir(OTHER, 2)].map((d) => loader.modelsFrom(d)[0]);
+
+      const status = await registry.unload(OTHER);
+
+      expect(status).toMatchObject({ name: OTHER, state: 'UNLOADED', versions: [] });
+      expect(models.map((m) => m.disposed)).toEqual([true, true]);
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve(OTHER)).toThrow(`model "${OTHER}" is unloaded`);
+      expect(registry.model(OTHER).state).toBe('UNLOADED');
+      expect(registry.isReady()).toBe(true);
+      expect(registry.unreadiness()).toEqual([]);
+    });
+
+    it('keeps an unloaded model unloaded across polls, even when a version is added', async () => {
+      await start();
+      await registry.unload(OTHER);
+      const callsBefore = loader.calls.length;
+
+      await writeVersion(OTHER, 3);
+      await pollOnce();
+      await pollOnce();
+
+      expect(loader.calls).toHaveLength(callsBefore);
+      expect(registry.model(OTHER).state).toBe('UNLOADED');
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+    });
+
+    it('load serves an unloaded model again', async () => {
+      await start();
+      await registry.unload(OTHER);
+
+      const status = await registry.load(OTHER);
+
+      expect(status.state).toBe('AVAILABLE');
+      expect(status.versions.map((v) => [v.version, v.state])).toEqual([
+        [1, ModelState.AVAILABLE],
+        [2, ModelState.AVAILABLE],
+      ]);
+      expect(loader.callsFor(dir(OTHER, 2))).toBe(2);
+      expect(registry.resolve(OTHER).model).toBe(loader.modelsFrom(dir(OTHER, 2))[1]);
+    });
+
+    it('load serves a model added since the last poll', async () => {
+      await start();
+      await writeVersion('tulips', 4);
+
+      const status = await registry.load('tulips');
+
+      expect(status.state).toBe('AVAILABLE');
+      expect(registry.resolve('tulips').version).toBe(4);
+    });
+
+    it.each(['tulips', '../flowers', '.hidden'])('refuses to unload or load %s, not a model in the repository', async (name) => {
+      await start();
+
+      await expect(registry.unload(name)).rejects.toThrow(ModelNotFoundError);
+      await expect(registry.load(name)).rejects.toThrow(ModelNotFoundError);
+    });
+
+    it('load rejects with ModelLoadError when the model\'s only version fails', async () => {
+      await start();
+      await writeVersion('tulips', 1);
+      loader.failures.set(dir('tulips', 1), new Error('bad weights'));
+
+      const error = await errorFrom(() => registry.load('tulips'));
+
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect(error.message).toBe('model "tulips" could not load: version 1 is UNAVAILABLE: bad weights');
+      expect(registry.model('tulips').state).toBe('UNAVAILABLE');
+    });
+  });
+
+  describe('reload', () => {
+    it('loads a fresh copy of the serving version, swaps it in and disposes the old copy', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+      const [old] = loader.models;
+
+      const status = await registry.reload(MODEL);
+
+      expect(status.state).toBe('AVAILABLE');
+      expect(loader.calls).toEqual([dir(MODEL, 1), dir(MODEL, 1)]);
+      const fresh = loader.models[1];
+      expect(registry.resolve(MODEL).model).toBe(fresh);
+      expect(fresh.inferCalls).toBe(1);
+      expect(fresh.disposed).toBe(false);
+      expect(old.disposed).toBe(true);
+    });
+
+    it('keeps the old copy serving when the fresh copy fails', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+      const [old] = loader.models;
+      loader.failures.set(dir(MODEL, 1), new Error('bad weights'));
+
+      await registry.reload(MODEL).catch(() => undefined);
+
+      expect(loader.calls).toEqual([dir(MODEL, 1), dir(MODEL, 1)]);
+      expect(registry.resolve(MODEL).model).toBe(old);
+      expect(old.disposed).toBe(false);
+      expect(registry.model(MODEL).state).toBe('AVAILABLE');
+    });
+
+    // BUG (model-registry.ts, reload -> loadVersion/servingOrThrow): when the fresh copy of a
+    // serving version fails, loadVersion only logs it (the failed entry is stored nowhere), and
+    // servingOrThrow sees the old copy AVAILABLE, so reload() resolves as if it had worked.
+    it.failing('rejects with ModelLoadError when the fresh copy fails', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+      loader.failures.set(dir(MODEL, 1), new Error('bad weights'));
+
+      const error = await errorFrom(() => registry.reload(MODEL));
+
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect(error.message).toContain('bad weights');
+    });
+
+    it('refuses to reload a model not in the repository', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await expect(registry.reload('tulips')).rejects.toThrow(ModelNotFoundError);
+    });
+  });
+
+  describe('readiness', () => {
+    it('is not ready until the start-up load has finished', async () => {
+      await writeVersion(MODEL, 1);
+      const loading = gate();
+      loader.gate = loading.promise;
+
+      registry.onModuleInit();
+      await until(() => loader.calls.length === 1);
+
+      expect(registry.isStarted()).toBe(false);
+      expect(registry.isReady()).toBe(false);
+      expect(registry.unreadiness()).toEqual(['the model repository is still loading']);
+      expect(() => registry.resolve(MODEL)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve('tulips')).toThrow(ModelNotReadyError);
+
+      loading.open();
+      await until(() => registry.isStarted());
+
+      expect(registry.isReady()).toBe(true);
+    });
+
+    it('is not ready when DEFAULT_MODEL is not in the repository, and says so', async () => {
+      createRegistry({ defaultModel: 'iris' });
+      await writeVersion(MODEL, 1);
+
+      await start();
+
+      expect(registry.isReady()).toBe(false);
+      expect(registry.unreadiness()).toEqual(['model iris (DEFAULT_MODEL) is not in the repository']);
+    });
+
+    it('is ready when every model has a version serving', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(OTHER, 1);
+
+      await start();
+
+      expect(registry.unreadiness()).toEqual([]);
+      expect(registry.isReady()).toBe(true);
+    });
+
+    it('is not ready when the repository folder cannot be read, and names it', async () => {
+      const missing = join(repository, 'missing');
+      registry = new RepositoryModelRegistry(loader, configFor(missing, 0, MODEL));
+
+      await start();
+
+      expect(registry.unreadiness()).toEqual([`cannot read the model repository ${missing}: ENOENT`]);
+    });
+
+    it('is not ready once shutdown has begun', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+      expect(registry.isReady()).toBe(true);
+
+      await registry.onApplicationShutdown();
+
+      expect(registry.isReady()).toBe(false);
+      expect(registry.unreadiness()).toEqual(['the model repository is shutting down']);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('disposes every loaded version', async () => {
+      await writeConfig(MODEL, { version_policy: { all: {} } });
+      await writeVersion(MODEL, 1);
+      await writeVersion(MODEL, 2);
+      await writeVersion(OTHER, 1);
+      await start();
+      expect(loader.models).toHaveLength(3);
+
+      await registry.onApplicationShutdown();
+
+      expect(loader.models.map((m) => m.disposed)).toEqual([true, true, true]);
+      expect(registry.models().flatMap((m) => m.versions)).toEqual([]);
+    });
+
+    it('waits for the load in progress, then disposes it', async () => {
+      await writeVersion(MODEL, 1);
+      const loading = gate();
+      loader.gate = loading.promise;
+      registry.onModuleInit();
+      await until(() => loader.calls.length === 1);
+
+      const stopped = registry.onApplicationShutdown();
+      loading.open();
+      await stopped;
+
+      expect(loader.models).toHaveLength(1);
+      expect(loader.models[0].disposed).toBe(true);
+    });
+
+    it('leaves no poll running after shutdown', async () => {
+      createRegistry({ pollIntervalMs: POLL_MS });
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await registry.onApplicationShutdown();
+      await writeVersion(MODEL, 2);
+      await sleep(5 * POLL_MS);
+
+      expect(loader.calls).toEqual([dir(MODEL, 1)]);
+    });
   });
 });

@@ -1,72 +1,32 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
+import { ModelNamePipe, ModelVersionPipe } from '../common/model-route-params';
 import { PredictionRequestDto } from './dto/prediction-request.dto';
-import { BatchPredictionResponseDto, PredictionResponseDto } from './dto/prediction-response.dto';
+import { PredictionResponseDto } from './dto/prediction-response.dto';
 import { FeatureQueryPipe } from './feature-query.pipe';
+import { ApiPrediction, MODEL_EXAMPLE, SETOSA_EXAMPLE } from './prediction-docs';
 import { BatchPrediction, PredictionService, SinglePrediction } from './prediction.service';
 
-const MODEL = { name: 'iris', version: '1' };
-const SETOSA = { setosa: 0.9737, versicolor: 0.0262, virginica: 0.0001 };
-const VERSICOLOR = { setosa: 0.0061, versicolor: 0.8903, virginica: 0.1036 };
+const ROW_HELP =
+  'Send one row in `features` (a list in feature order, or an object keyed by feature name), ' +
+  'or several in `instances`. The answer names the most likely class and the probability of each; ' +
+  'for a model without labels, the index of its largest output and the raw `outputs`.';
 
 @ApiTags('prediction')
-@ApiExtraModels(PredictionResponseDto, BatchPredictionResponseDto)
-@Controller('prediction')
+@Controller()
 export class PredictionController {
   constructor(private readonly predictions: PredictionService) {}
 
-  @Post()
+  @Post('prediction')
   @HttpCode(200)
-  @ApiOperation({
-    summary: 'Predict one row or a batch of rows with the default model',
-    description:
-      'Send one row in `features` (a list in feature order, or an object keyed by feature name), ' +
-      'or several in `instances`. The answer names the most likely class and the probability of each.',
-  })
-  @ApiBody({
-    type: PredictionRequestDto,
-    examples: {
-      'one row': { value: { features: [5.1, 3.5, 1.4, 0.2] } },
-      'one row, named features': {
-        value: { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } },
-      },
-      'a batch': { value: { instances: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 4.7, 1.5]] } },
-    },
-  })
-  @ApiOkResponse({
-    description: '`features` gets one prediction; `instances` gets `predictions`, in request order.',
-    content: {
-      'application/json': {
-        schema: {
-          oneOf: [
-            { $ref: getSchemaPath(PredictionResponseDto) },
-            { $ref: getSchemaPath(BatchPredictionResponseDto) },
-          ],
-        },
-        examples: {
-          'one row': { value: { prediction: 'setosa', probabilities: SETOSA, model: MODEL } },
-          'a batch': {
-            value: {
-              predictions: [
-                { prediction: 'setosa', probabilities: SETOSA },
-                { prediction: 'versicolor', probabilities: VERSICOLOR },
-              ],
-              model: MODEL,
-            },
-          },
-        },
-      },
-    },
-  })
-  @ApiErrorResponses(400, 404, 413, 415, 500, 503)
+  @ApiOperation({ summary: 'Predict one row or a batch of rows with the default model', description: ROW_HELP })
+  @ApiPrediction()
   predict(@Body() request: PredictionRequestDto): Promise<SinglePrediction | BatchPrediction> {
-    return request.instances !== undefined
-      ? this.predictions.predictBatch(request.instances)
-      : this.predictions.predictOne(request.features!);
+    return this.predictions.predict(request);
   }
 
-  @Get()
+  @Get('prediction')
   @ApiOperation({
     summary: 'Predict one row given as query parameters, one per feature',
     description: 'Each feature of the default model is a parameter: `?sepal_length=5.1&sepal_width=3.5&petal_length=1.4&petal_width=0.2`.',
@@ -85,10 +45,36 @@ export class PredictionController {
   })
   @ApiOkResponse({
     type: PredictionResponseDto,
-    example: { prediction: 'setosa', probabilities: SETOSA, model: MODEL },
+    example: { prediction: 'setosa', probabilities: SETOSA_EXAMPLE, model: MODEL_EXAMPLE },
   })
   @ApiErrorResponses(400, 404, 500, 503)
   predictFromQuery(@Query(FeatureQueryPipe) row: Record<string, number>): Promise<SinglePrediction> {
-    return this.predictions.predictOne(row, 'query');
+    return this.predictions.predictOne(row, {}, 'query');
+  }
+
+  @Post('models/:name/prediction')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Predict with a model's newest available version", description: ROW_HELP })
+  @ApiParam({ name: 'name', example: 'iris' })
+  @ApiPrediction()
+  predictWithModel(
+    @Param('name', ModelNamePipe) name: string,
+    @Body() request: PredictionRequestDto,
+  ): Promise<SinglePrediction | BatchPrediction> {
+    return this.predictions.predict(request, { model: name });
+  }
+
+  @Post('models/:name/versions/:version/prediction')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Predict with one version of a model', description: ROW_HELP })
+  @ApiParam({ name: 'name', example: 'iris' })
+  @ApiParam({ name: 'version', example: 1 })
+  @ApiPrediction()
+  predictWithVersion(
+    @Param('name', ModelNamePipe) name: string,
+    @Param('version', ModelVersionPipe) version: number,
+    @Body() request: PredictionRequestDto,
+  ): Promise<SinglePrediction | BatchPrediction> {
+    return this.predictions.predict(request, { model: name, version });
   }
 }

@@ -16,6 +16,12 @@ export interface SinglePrediction extends RowPrediction {
   model: ModelRef;
 }
 
+/** Which model and version to predict with; the default model's newest version if unset. */
+export interface PredictionTarget {
+  model?: string;
+  version?: number;
+}
+
 export interface BatchPrediction {
   predictions: RowPrediction[];
   model: ModelRef;
@@ -41,20 +47,27 @@ export class PredictionService {
     this.maxBatchRows = config.getOrThrow('prediction.maxBatchRows', { infer: true });
   }
 
-  async predictOne(row: FeatureRow, path = 'features'): Promise<SinglePrediction> {
-    const { predictions, model } = await this.predictRows([row], [path]);
+  /** One row in `features`, or a batch in `instances` (the request DTO guarantees one of them). */
+  predict(request: { features?: FeatureRow; instances?: FeatureRow[] }, target: PredictionTarget = {}): Promise<SinglePrediction | BatchPrediction> {
+    return request.instances !== undefined
+      ? this.predictBatch(request.instances, target)
+      : this.predictOne(request.features!, target);
+  }
+
+  async predictOne(row: FeatureRow, target: PredictionTarget = {}, path = 'features'): Promise<SinglePrediction> {
+    const { predictions, model } = await this.predictRows([row], [path], target);
     return { ...predictions[0], model };
   }
 
-  async predictBatch(rows: FeatureRow[], path = 'instances'): Promise<BatchPrediction> {
+  async predictBatch(rows: FeatureRow[], target: PredictionTarget = {}, path = 'instances'): Promise<BatchPrediction> {
     if (rows.length > this.maxBatchRows) {
       throw InvalidInputError.at(path, `has ${rows.length} rows; at most ${this.maxBatchRows} are accepted per request`);
     }
-    return this.predictRows(rows, rows.map((_, i) => `${path}[${i}]`));
+    return this.predictRows(rows, rows.map((_, i) => `${path}[${i}]`), target);
   }
 
-  private async predictRows(rows: FeatureRow[], paths: string[]): Promise<BatchPrediction> {
-    const served = this.registry.resolve(this.defaultModel);
+  private async predictRows(rows: FeatureRow[], paths: string[], target: PredictionTarget): Promise<BatchPrediction> {
+    const served = this.registry.resolve(target.model ?? this.defaultModel, target.version);
     const spec = singleRowInput(served);
     const width = spec.shape![1];
     const names = featureNames(served, width);
@@ -71,7 +84,7 @@ export class PredictionService {
     const input: HostTensor = { dtype: spec.dtype, shape: [rows.length, width], data };
     const inputs = { [spec.name]: input };
     served.model.checkInputs(inputs);
-    const outputs = await served.model.infer(inputs);
+    const outputs = await served.infer(inputs);
     const output = outputs[served.model.signature.outputs[0].name];
     return {
       predictions: mapOutputRows(output, served.model.metadata.labels),

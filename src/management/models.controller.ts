@@ -1,0 +1,125 @@
+import { Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from '../common/api-error-responses.decorator';
+import { ModelNamePipe, ModelVersionPipe } from '../common/model-route-params';
+import type { LoadedModel } from '../model/loaded-model';
+import { ModelRegistry, ModelStatus, ModelVersionStatus } from '../model/model-registry';
+import { AdminTokenGuard } from './admin-token.guard';
+import { ModelListDto, ModelStatusDto, ModelVersionDto } from './dto/model-status.dto';
+
+const IRIS_VERSION = {
+  name: 'iris',
+  version: 1,
+  state: 'AVAILABLE',
+  loadedAt: '2026-11-26T00:20:08.506Z',
+  loadMs: 17,
+  format: 'layers',
+  inputs: [{ name: 'standardize_input', dtype: 'float32', shape: [-1, 4] }],
+  outputs: [{ name: 'dense_Dense2/Softmax', dtype: 'float32', shape: [-1, 3] }],
+  labels: ['setosa', 'versicolor', 'virginica'],
+  features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+};
+const IRIS = { name: 'iris', state: 'AVAILABLE', versionPolicy: { kind: 'latest', count: 1 }, versions: [IRIS_VERSION] };
+const NAME = { name: 'name', description: 'Model name: its folder in the repository', example: 'iris' };
+
+/** The model repository's state, and changes to it (TF Serving and Triton style). */
+@ApiTags('models')
+@Controller('models')
+export class ModelsController {
+  constructor(private readonly registry: ModelRegistry) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Every model in the repository, its versions and their states' })
+  @ApiOkResponse({ type: ModelListDto, example: { models: [{ ...IRIS, versions: [statusOnly(IRIS_VERSION)] }] } })
+  @ApiErrorResponses(500)
+  list(): ModelListDto {
+    return { models: this.registry.models().map((model) => ({ ...model, versions: model.versions.map((v) => versionDto(v)) })) };
+  }
+
+  @Get(':name')
+  @ApiOperation({ summary: 'One model: its versions with inputs, outputs, labels, state and load time' })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: ModelStatusDto, example: IRIS })
+  @ApiErrorResponses(400, 404, 500)
+  get(@Param('name', ModelNamePipe) name: string): ModelStatusDto {
+    return this.describe(this.registry.model(name));
+  }
+
+  @Get(':name/versions/:version')
+  @ApiOperation({ summary: 'One model version: inputs, outputs, labels, state and load time' })
+  @ApiParam(NAME)
+  @ApiParam({ name: 'version', example: 1 })
+  @ApiOkResponse({ type: ModelVersionDto, example: IRIS_VERSION })
+  @ApiErrorResponses(400, 404, 500)
+  version(@Param('name', ModelNamePipe) name: string, @Param('version', ModelVersionPipe) version: number): ModelVersionDto {
+    const { status, model } = this.registry.versionDetails(name, version);
+    return versionDto(status, model);
+  }
+
+  @Post(':name/load')
+  @HttpCode(200)
+  @UseGuards(AdminTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Load a model from the repository, or serve it again after an unload (needs ADMIN_TOKEN)' })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: ModelStatusDto, example: IRIS })
+  @ApiErrorResponses(400, 401, 403, 404, 422, 500)
+  async load(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
+    return this.describe(await this.registry.load(name));
+  }
+
+  @Post(':name/unload')
+  @HttpCode(200)
+  @UseGuards(AdminTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Stop serving every version of a model until it is loaded again (needs ADMIN_TOKEN)' })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: ModelStatusDto, example: { name: 'iris', state: 'UNLOADED', reason: 'unloaded on request', versions: [] } })
+  @ApiErrorResponses(400, 401, 403, 404, 500)
+  async unload(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
+    return this.describe(await this.registry.unload(name));
+  }
+
+  @Post(':name/reload')
+  @HttpCode(200)
+  @UseGuards(AdminTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Read a model from disk anew; the fresh copies are swapped in once loaded (needs ADMIN_TOKEN)',
+  })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: ModelStatusDto, example: IRIS })
+  @ApiErrorResponses(400, 401, 403, 404, 422, 500)
+  async reload(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
+    return this.describe(await this.registry.reload(name));
+  }
+
+  private describe(status: ModelStatus): ModelStatusDto {
+    return {
+      ...status,
+      versions: status.versions.map((v) => {
+        const { model } = v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version) : { model: undefined };
+        return versionDto(v, model);
+      }),
+    };
+  }
+}
+
+function versionDto(status: ModelVersionStatus, model?: LoadedModel): ModelVersionDto {
+  if (!model) return { ...status };
+  const { labels, features, description } = model.metadata;
+  return {
+    ...status,
+    format: model.format,
+    inputs: model.signature.inputs,
+    outputs: model.signature.outputs,
+    ...(labels ? { labels } : {}),
+    ...(features ? { features } : {}),
+    ...(typeof description === 'string' ? { description } : {}),
+  };
+}
+
+function statusOnly(version: typeof IRIS_VERSION): object {
+  const { name, state, loadedAt, loadMs } = version;
+  return { name, version: version.version, state, loadedAt, loadMs };
+}
