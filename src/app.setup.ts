@@ -2,9 +2,8 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { LogController } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger as Pino } from 'pino';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AllConfig } from './config/configuration';
+import { packageVersion } from './config/server-info';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 
 export const DOCS_PATH = 'docs';
@@ -23,6 +22,8 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     return503OnClosing: true,
+    // `/v2/` is the Open Inference Protocol's server metadata route, as is `/v2`.
+    routerOptions: { ignoreTrailingSlash: true },
   });
   const fastify = adapter.getInstance();
   // Only JSON bodies: anything else (text/plain included, which Fastify takes by default)
@@ -64,6 +65,8 @@ export function setupOpenApi(app: NestFastifyApplication, serviceName: string): 
       .addTag('prediction', 'The simple prediction API of the default model')
       .addTag('models', 'The model repository: models, versions, states; load, unload and reload')
       .addTag('health', 'Liveness, readiness and start-up probes')
+      .addTag('open inference protocol (v2)', 'KServe V2, as Triton and MLServer serve it; errors are {"error": "..."}')
+      .addTag('tf serving (v1)', "TF Serving's REST API; errors are {\"error\": \"...\"}")
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, for the mutating /models routes' })
       .build(),
   );
@@ -73,8 +76,3 @@ export function setupOpenApi(app: NestFastifyApplication, serviceName: string): 
   });
 }
 
-function packageVersion(): string {
-  // The same relative path from src/ (tests) and dist/ (the build).
-  const path = join(__dirname, '..', 'package.json');
-  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
-}

@@ -13,7 +13,8 @@ const RETRY_AFTER_SECONDS = '5';
  * The one error contract of the service: `{statusCode, error, message, details?, requestId}`.
  * Client errors say what was wrong and where; a 5xx says only "internal error", and its cause
  * goes to the log under the request id. Bodies that are not errors of this contract (the
- * health checks' reports) pass through unchanged.
+ * health checks' reports) pass through unchanged. The V1 and V2 protocol routes answer their
+ * own error shape, `{"error": "..."}`, with the same message.
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
@@ -50,6 +51,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (status === HttpStatus.UNAUTHORIZED) {
       httpAdapter.setHeader(response, 'WWW-Authenticate', 'Bearer');
+    }
+    if (usesErrorField(httpAdapter.getRequestUrl(request))) {
+      // The Open Inference Protocol and TF Serving answer every error as {"error": "..."}.
+      httpAdapter.reply(response, { error: message }, status);
+      return;
     }
     const body: ErrorResponseDto = {
       statusCode: status,
@@ -98,6 +104,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     const text = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
     return { status, message: text, details };
   }
+}
+
+/** Routes of the V1 (TF Serving) and V2 (Open Inference) protocols. */
+function usesErrorField(url: string): boolean {
+  return /^\/v[12](\/|\?|$)/.test(url);
 }
 
 /** A health check report (`{status, info, error, details}`) rather than an error message. */

@@ -4,7 +4,7 @@ import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ModelNamePipe, ModelVersionPipe } from '../common/model-route-params';
 import type { LoadedModel } from '../model/loaded-model';
 import { ModelRegistry, ModelStatus, ModelVersionStatus } from '../model/model-registry';
-import { AdminTokenGuard } from './admin-token.guard';
+import { AdminTokenGuard } from '../common/admin-token.guard';
 import { ModelListDto, ModelStatusDto, ModelVersionDto } from './dto/model-status.dto';
 
 const IRIS_VERSION = {
@@ -15,7 +15,7 @@ const IRIS_VERSION = {
   loadMs: 17,
   format: 'layers',
   inputs: [{ name: 'standardize_input', dtype: 'float32', shape: [-1, 4] }],
-  outputs: [{ name: 'dense_Dense2/Softmax', dtype: 'float32', shape: [-1, 3] }],
+  outputs: [{ name: 'dense_Dense2/dense_Dense2', dtype: 'float32', shape: [-1, 3] }],
   labels: ['setosa', 'versicolor', 'virginica'],
   features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
 };

@@ -37,6 +37,9 @@ class SpecificPolicyFile {
   versions: number[];
 }
 
+/** `{"all": {}}` takes no settings. */
+class AllPolicyFile {}
+
 class VersionPolicyFile {
   @IsOptional()
   @ValidateNested()
@@ -45,7 +48,9 @@ class VersionPolicyFile {
 
   @IsOptional()
   @IsObject()
-  all?: object;
+  @ValidateNested()
+  @Type(() => AllPolicyFile)
+  all?: AllPolicyFile;
 
   @IsOptional()
   @ValidateNested()
@@ -133,7 +138,9 @@ export function parseModelConfig(json: unknown): ModelConfig {
     throw new ModelFormatError(`${CONFIG_JSON} must hold a JSON object`);
   }
   const file = plainToInstance(ModelConfigFile, json, { exposeDefaultValues: true });
-  const errors = validateSync(file, { whitelist: true, forbidNonWhitelisted: true });
+  // forbidUnknownValues is off so that `all`, a class with no settings, validates; unknown keys
+  // are still refused by forbidNonWhitelisted.
+  const errors = validateSync(file, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     throw new ModelFormatError(`${CONFIG_JSON}: ${flatten(errors).join('; ')}`);
   }
@@ -145,6 +152,9 @@ function policyOf(file: VersionPolicyFile | undefined): VersionPolicy {
   const given = (['latest', 'all', 'specific'] as const).filter((key) => file[key] !== undefined);
   if (given.length !== 1) {
     throw new ModelFormatError(`${CONFIG_JSON}: version_policy must name exactly one of latest, all, specific`);
+  }
+  if (file[given[0]] === null) {
+    throw new ModelFormatError(`${CONFIG_JSON}: version_policy.${given[0]} must be an object`);
   }
   if (file.latest) return { kind: 'latest', count: file.latest.num_versions };
   if (file.specific) return { kind: 'specific', versions: [...new Set(file.specific.versions)].sort((a, b) => a - b) };

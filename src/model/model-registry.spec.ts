@@ -249,9 +249,11 @@ describe(RepositoryModelRegistry.name, () => {
 
   describe('scanning the repository', () => {
     it('serves every model, skipping folders that are not model names, not versions, or without model.json', async () => {
+      // Every version folder is served, so any that the scan should skip would show.
+      await writeConfig(MODEL, { version_policy: { all: {} } });
       await writeVersion(MODEL, 1);
       await writeVersion(MODEL, 2);
-      for (const notAVersion of ['01', 'latest', '0']) await writeVersion(MODEL, notAVersion);
+      for (const notAVersion of ['01', 'latest', '0', '-1']) await writeVersion(MODEL, notAVersion);
       await mkdir(dir(MODEL, 7));
       await writeVersion(OTHER, 1);
       await writeVersion('.hidden', 1);
@@ -260,11 +262,14 @@ describe(RepositoryModelRegistry.name, () => {
 
       await start();
 
-      expect([...loader.calls].sort()).toEqual([dir(MODEL, 2), dir(OTHER, 1)]);
+      expect([...loader.calls].sort()).toEqual([dir(MODEL, 1), dir(MODEL, 2), dir(OTHER, 1)]);
       expect(registry.models().map((m) => m.name)).toEqual([MODEL, OTHER]);
       expect(registry.resolve(MODEL).version).toBe(2);
       expect(registry.resolve(OTHER).version).toBe(1);
-      expect(versionStates(MODEL)).toEqual([[2, ModelState.AVAILABLE]]);
+      expect(versionStates(MODEL)).toEqual([
+        [1, ModelState.AVAILABLE],
+        [2, ModelState.AVAILABLE],
+      ]);
       expect(() => registry.resolve('.hidden')).toThrow(ModelNotFoundError);
       expect(() => registry.model('bad name')).toThrow(ModelNotFoundError);
       expect(registry.isReady()).toBe(true);
@@ -648,10 +653,7 @@ describe(RepositoryModelRegistry.name, () => {
       await until(() => first.disposed);
     });
 
-    // BUG? (model-registry.ts, retire): a version being retired without a replacement is
-    // deleted from `entry.versions` before it waits for its requests, so no status ever shows
-    // UNLOADING (the state exists in ModelState but is never reported).
-    it.failing('reports a retired version as UNLOADING while its inference runs', async () => {
+    it('reports a retired version as UNLOADING while its inference runs', async () => {
       createRegistry({ pollIntervalMs: POLL_MS });
       await writeVersion(MODEL, 1);
       await start();
@@ -667,6 +669,36 @@ describe(RepositoryModelRegistry.name, () => {
         [1, ModelState.UNLOADING],
         [2, ModelState.AVAILABLE],
       ]);
+    });
+
+    it('reports a new model whose only version folder is still being written as UNAVAILABLE, saying so', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await writeIncompleteVersion(OTHER, 1);
+      await pollOnce();
+
+      expect(registry.model(OTHER)).toMatchObject({
+        state: 'UNAVAILABLE',
+        reason: 'version 1 is still being written',
+        versions: [],
+      });
+      expect(loader.callsFor(dir(OTHER, 1))).toBe(0);
+    });
+
+    it('forgets a version folder that was being written once it is removed', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+      await writeIncompleteVersion(OTHER, 1);
+      await pollOnce();
+
+      await removeVersion(OTHER, 1);
+      await pollOnce();
+
+      expect(registry.model(OTHER)).toMatchObject({
+        state: 'UNAVAILABLE',
+        reason: 'no version folder with a model.json that its version policy selects',
+      });
     });
 
     it('stops serving a model whose folder leaves the repository', async () => {
@@ -796,10 +828,7 @@ describe(RepositoryModelRegistry.name, () => {
       expect(registry.model(MODEL).state).toBe('AVAILABLE');
     });
 
-    // BUG (model-registry.ts, reload -> loadVersion/servingOrThrow): when the fresh copy of a
-    // serving version fails, loadVersion only logs it (the failed entry is stored nowhere), and
-    // servingOrThrow sees the old copy AVAILABLE, so reload() resolves as if it had worked.
-    it.failing('rejects with ModelLoadError when the fresh copy fails', async () => {
+    it('rejects with ModelLoadError when the fresh copy fails', async () => {
       await writeVersion(MODEL, 1);
       await start();
       loader.failures.set(dir(MODEL, 1), new Error('bad weights'));
@@ -895,8 +924,11 @@ describe(RepositoryModelRegistry.name, () => {
       expect(registry.models().flatMap((m) => m.versions)).toEqual([]);
     });
 
-    it('waits for the load in progress, then disposes it', async () => {
+    it('waits for the load in progress, disposes it, and starts no other load', async () => {
+      await writeConfig(MODEL, { version_policy: { all: {} } });
       await writeVersion(MODEL, 1);
+      await writeVersion(MODEL, 2);
+      await writeVersion(OTHER, 1);
       const loading = gate();
       loader.gate = loading.promise;
       registry.onModuleInit();
@@ -906,6 +938,7 @@ describe(RepositoryModelRegistry.name, () => {
       loading.open();
       await stopped;
 
+      expect(loader.calls).toEqual([dir(MODEL, 1)]);
       expect(loader.models).toHaveLength(1);
       expect(loader.models[0].disposed).toBe(true);
     });

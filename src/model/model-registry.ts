@@ -102,9 +102,11 @@ class VersionEntry {
   ) {}
 
   async infer(inputs: NamedTensors): Promise<NamedTensors> {
+    // A caller may hold a version across an await while it is retired.
+    if (!this.model) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is ${this.state}`);
     this.inFlight++;
     try {
-      return await this.model!.infer(inputs);
+      return await this.model.infer(inputs);
     } finally {
       if (--this.inFlight === 0) this.onIdle?.();
     }
@@ -285,7 +287,10 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       const folder = await this.scanOne(name);
       const entry = this.entryFor(name);
       entry.unloaded = false;
-      await this.sync(folder, { force: true, replaceLoaded: true });
+      const failures = await this.sync(folder, { force: true, replaceLoaded: true });
+      if (failures.length > 0) {
+        throw new ModelLoadError(`model "${name}" could not reload (what was serving goes on serving): ${failures.join('; ')}`);
+      }
       return this.servingOrThrow(entry, 'reload');
     });
   }
@@ -352,21 +357,26 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
   }
 
   /** Brings one model in line with its folder and policy. */
-  private async sync(folder: ModelFolder, options: SyncOptions): Promise<void> {
+  /** Returns the errors of versions that failed to load. */
+  private async sync(folder: ModelFolder, options: SyncOptions): Promise<string[]> {
+    const failures: string[] = [];
     const entry = this.entryFor(folder.name);
-    if (entry.unloaded) return;
+    if (entry.unloaded) return failures;
     if (folder.config instanceof Error) {
       // A bad config.json stops changes to the model; versions already serving go on.
       if (entry.configError !== folder.config.message) {
         this.logger.error(`model ${folder.name} is UNAVAILABLE: ${folder.config.message}`);
       }
       entry.configError = folder.config.message;
-      return;
+      return [folder.config.message];
     }
     entry.configError = undefined;
     entry.config = folder.config;
 
     const onDisk = new Map(folder.versions.map((v) => [v.version, v]));
+    for (const version of [...entry.pending.keys()]) {
+      if (!onDisk.has(version)) entry.pending.delete(version);
+    }
     const eligible = folder.versions.filter((v) => this.isLoadable(entry, v, options)).map((v) => v.version);
     const wanted = selectVersions(folder.config.versionPolicy, eligible);
 
@@ -377,7 +387,10 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
         !current ||
         (current.state === ModelState.AVAILABLE && options.replaceLoaded) ||
         (current.state === ModelState.UNAVAILABLE && (options.force || current.fingerprint !== found.fingerprint));
-      if (retry && !this.stopping) await this.loadVersion(entry, found, current);
+      if (retry && !this.stopping) {
+        const error = await this.loadVersion(entry, found, current);
+        if (error) failures.push(`version ${version}: ${error}`);
+      }
     }
 
     const serving = wanted.some((v) => entry.versions.get(v)?.state === ModelState.AVAILABLE);
@@ -389,6 +402,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
         await this.retire(entry, current);
       }
     }
+    return failures;
   }
 
   /**
@@ -401,13 +415,17 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       return true;
     }
     const seen = entry.pending.get(folder.version);
+    if (seen === folder.fingerprint) {
+      entry.pending.delete(folder.version);
+      return true;
+    }
     entry.pending.set(folder.version, folder.fingerprint);
-    if (seen === folder.fingerprint) return true;
     this.logger.debug(`model ${entry.name} version ${folder.version} is incomplete (${folder.incomplete}); retrying at the next poll`);
     return false;
   }
 
-  private async loadVersion(entry: ModelEntry, folder: VersionFolder, previous?: VersionEntry): Promise<void> {
+  /** Loads a version (aside, if one serves already); returns the error if it failed. */
+  private async loadVersion(entry: ModelEntry, folder: VersionFolder, previous?: VersionEntry): Promise<string | undefined> {
     const next = new VersionEntry(entry.name, folder.version, folder.fingerprint);
     const replacing = previous?.state === ModelState.AVAILABLE ? previous : undefined;
     // A version that is serving goes on serving until its replacement is ready.
@@ -432,6 +450,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
         `model ${entry.name} version ${folder.version} is AVAILABLE (${model.format}, loaded and warmed in ${next.loadMs} ms)`,
       );
       if (replacing) await this.retire(entry, replacing, next);
+      return undefined;
     } catch (error) {
       next.state = ModelState.UNAVAILABLE;
       next.reason = (error as Error).message;
@@ -440,16 +459,17 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       } else {
         this.logger.error(`model ${entry.name} version ${folder.version} is UNAVAILABLE: ${next.reason}`);
       }
+      return next.reason;
     }
   }
 
   /** Stops new requests to a version, lets the running ones finish, then frees it. */
   private async retire(entry: ModelEntry, version: VersionEntry, replacement?: VersionEntry): Promise<void> {
     version.state = ModelState.UNLOADING;
-    if (!replacement && entry.versions.get(version.version) === version) entry.versions.delete(version.version);
     await version.idle();
     version.model?.dispose();
     version.model = undefined;
+    if (entry.versions.get(version.version) === version) entry.versions.delete(version.version);
     this.logger.log(`model ${entry.name} version ${version.version} ${replacement ? 'replaced and ' : ''}unloaded`);
   }
 

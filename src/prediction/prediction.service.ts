@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config/configuration';
 import { InvalidInputError } from '../model/model-errors';
-import { ModelRegistry, ServedModel } from '../model/model-registry';
+import type { ServedModel } from '../model/model-registry';
+import { InferenceService } from './inference.service';
 import type { HostTensor, TensorSpec } from '../model/model-types';
 import { FeatureRow, keyPath } from './feature-rows';
 import { mapOutputRows, RowPrediction } from './label-mapping';
@@ -40,7 +41,7 @@ export class PredictionService {
   private readonly maxBatchRows: number;
 
   constructor(
-    private readonly registry: ModelRegistry,
+    private readonly inference: InferenceService,
     config: ConfigService<AllConfig, true>,
   ) {
     this.defaultModel = config.getOrThrow('model.defaultModel', { infer: true });
@@ -67,7 +68,7 @@ export class PredictionService {
   }
 
   private async predictRows(rows: FeatureRow[], paths: string[], target: PredictionTarget): Promise<BatchPrediction> {
-    const served = this.registry.resolve(target.model ?? this.defaultModel, target.version);
+    const served = this.inference.resolve({ model: target.model ?? this.defaultModel, version: target.version });
     const spec = singleRowInput(served);
     const width = spec.shape![1];
     const names = featureNames(served, width);
@@ -82,10 +83,9 @@ export class PredictionService {
       });
     });
     const input: HostTensor = { dtype: spec.dtype, shape: [rows.length, width], data };
-    const inputs = { [spec.name]: input };
-    served.model.checkInputs(inputs);
-    const outputs = await served.infer(inputs);
-    const output = outputs[served.model.signature.outputs[0].name];
+    const firstOutput = served.model.signature.outputs[0].name;
+    const { outputs } = await this.inference.infer(served, { [spec.name]: input }, [firstOutput]);
+    const output = outputs[firstOutput];
     return {
       predictions: mapOutputRows(output, served.model.metadata.labels),
       model: { name: served.name, version: String(served.version) },

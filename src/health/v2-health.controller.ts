@@ -1,0 +1,32 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProtocolErrors } from '../common/api-protocol-errors.decorator';
+import { ModelRegistry } from '../model/model-registry';
+import { ShutdownState } from './shutdown-state';
+
+/** The Open Inference Protocol's health routes: the same checks as /health/live and /health/ready. */
+@ApiTags('open inference protocol (v2)')
+@Controller('v2/health')
+export class V2HealthController {
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly shutdown: ShutdownState,
+  ) {}
+
+  @Get('live')
+  @ApiOperation({ summary: 'Server live: the process answers' })
+  @ApiOkResponse({ example: { live: true } })
+  live(): { live: true } {
+    return { live: true };
+  }
+
+  @Get('ready')
+  @ApiOperation({ summary: 'Server ready: every model has a version serving and the server is not shutting down' })
+  @ApiOkResponse({ example: { ready: true } })
+  @ApiProtocolErrors(503)
+  ready(): { ready: true } {
+    const problems = this.shutdown.isShuttingDown() ? ['shutting down'] : this.registry.unreadiness();
+    if (problems.length > 0) throw new ServiceUnavailableException(`not ready: ${problems.join('; ')}`);
+    return { ready: true };
+  }
+}

@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import { InvalidInputError } from '../model/model-errors';
+import { ModelRegistry, ServedModel } from '../model/model-registry';
+import type { HostTensor } from '../model/model-types';
+
+export type NamedTensors = Record<string, HostTensor>;
+
+/** Which model and version; the newest served version when `version` is unset. */
+export interface ModelTarget {
+  model: string;
+  version?: number;
+}
+
+export interface InferenceResult {
+  served: ServedModel;
+  /** The outputs asked for, or all of them, in the model's output order. */
+  outputs: NamedTensors;
+}
+
+/**
+ * The one inference call every protocol makes: `/prediction`, the Open Inference Protocol
+ * and TF Serving's REST API map their requests to named input tensors, call `infer`, and map
+ * the named outputs back. Inputs are checked against the model's signature here, before the
+ * model sees them.
+ */
+@Injectable()
+export class InferenceService {
+  constructor(private readonly registry: ModelRegistry) {}
+
+  /** The served version a request will run on; protocols read its signature to build inputs. */
+  resolve(target: ModelTarget): ServedModel {
+    return this.registry.resolve(target.model, target.version);
+  }
+
+  async infer(served: ServedModel, inputs: NamedTensors, outputNames?: readonly string[]): Promise<InferenceResult> {
+    const known = served.model.signature.outputs.map((spec) => spec.name);
+    for (const name of outputNames ?? []) {
+      if (!known.includes(name)) {
+        throw InvalidInputError.at('outputs', `"${name}" is not an output of model "${served.name}"; its outputs are ${known.join(', ')}`);
+      }
+    }
+    served.model.checkInputs(inputs);
+    const all = await served.infer(inputs);
+    const selected = outputNames && outputNames.length > 0 ? outputNames : known;
+    const outputs: NamedTensors = {};
+    for (const name of selected) outputs[name] = all[name];
+    return { served, outputs };
+  }
+}

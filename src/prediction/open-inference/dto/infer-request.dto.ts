@@ -1,0 +1,113 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { MAX_RANK } from '../../tensor-codec';
+import { V2_DATATYPES } from '../datatypes';
+
+const MAX_TENSORS = 256;
+
+export class InferInputDto {
+  /** @example "standardize_input" */
+  @IsString()
+  @Length(1, 256)
+  name: string;
+
+  /** @example [1, 4] */
+  @IsArray()
+  @ArrayMaxSize(MAX_RANK)
+  @IsInt({ each: true })
+  @Min(0, { each: true })
+  shape: number[];
+
+  @ApiProperty({ enum: V2_DATATYPES, example: 'FP32' })
+  @IsIn(V2_DATATYPES)
+  datatype: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  parameters?: Record<string, unknown>;
+
+  @ApiProperty({
+    description: 'The values, flat or nested, in row-major order.',
+    type: 'array',
+    items: {},
+    example: [5.1, 3.5, 1.4, 0.2],
+  })
+  @IsArray()
+  data: unknown[];
+}
+
+export class InferOutputDto {
+  /** @example "dense_Dense2/dense_Dense2" */
+  @IsString()
+  @Length(1, 256)
+  name: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  parameters?: Record<string, unknown>;
+}
+
+/** An Open Inference Protocol inference request. */
+export class InferRequestDto {
+  /**
+   * An identifier echoed in the response.
+   * @example "42"
+   */
+  @IsOptional()
+  @IsString()
+  @Length(0, 256)
+  id?: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  parameters?: Record<string, unknown>;
+
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(MAX_TENSORS)
+  @ValidateNested({ each: true })
+  @Type(() => InferInputDto)
+  inputs: InferInputDto[];
+
+  /** The outputs to return; all of them when absent. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_TENSORS)
+  @ValidateNested({ each: true })
+  @Type(() => InferOutputDto)
+  outputs?: InferOutputDto[];
+}
+
+export class InferResponseOutputDto {
+  name: string;
+  shape: number[];
+  datatype: string;
+  @ApiProperty({ type: 'array', items: {}, description: 'The values, flat, in row-major order.' })
+  data: unknown[];
+}
+
+export class InferResponseDto {
+  /** @example "iris" */
+  model_name: string;
+  /** @example "1" */
+  model_version: string;
+  /** @example "42" */
+  id?: string;
+  outputs: InferResponseOutputDto[];
+}
