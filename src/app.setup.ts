@@ -1,16 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { NestApplicationOptions } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import type { Logger as Pino } from 'pino';
+import { parseJsonBody } from './common/json-body';
+import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import type { AllConfig } from './config/configuration';
 import { packageVersion } from './config/server-info';
-import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 
 export const DOCS_PATH = 'docs';
 
 /**
+ * Options for NestFactory.create and createNestApplication: Nest's own body parsers are off
+ * (the adapter below parses JSON, and nothing else), and a failing start reaches main.ts's
+ * catch instead of Nest ending the process itself.
+ */
+export const NEST_APPLICATION_OPTIONS: NestApplicationOptions = { bodyParser: false, abortOnError: false };
+
+/** Protocol routes whose errors are `{"error": "..."}`. */
+const PROTOCOL_ROUTE = /^\/v[12](\/|\?|$)/;
+
+/**
  * The Fastify adapter with the service's HTTP settings: its pino logger (request logs carry
- * the request id), body limit, keep-alive, and the X-Request-Id header on every response.
+ * the request id), the JSON body parser, limits and timeouts, and the X-Request-Id header on
+ * every response, including the errors Fastify and Node answer before Nest sees a request.
  * Shared by main.ts and the end-to-end tests, so both run the same HTTP stack.
  */
 export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapter {
@@ -21,19 +37,40 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // A client that sends a request slower than this is cut off (408), so none can hold a
+    // connection, or the shutdown, open forever.
+    requestTimeout: config.http.requestTimeoutMs,
     return503OnClosing: true,
     // `/v2/` is the Open Inference Protocol's server metadata route, as is `/v2`.
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const message = error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (malformed percent-encoding)' : 'the request is not valid';
+      void reply.code(400).header(REQUEST_ID_HEADER, request.id).send(errorBody(request.url, 400, message, request.id));
+    },
+    clientErrorHandler: answerClientError,
   });
   const fastify = adapter.getInstance();
-  // Only JSON bodies: anything else (text/plain included, which Fastify takes by default)
-  // is answered 415.
-  fastify.removeContentTypeParser('text/plain');
+  // JSON only: every other content type (text/plain included, which Fastify takes by
+  // default) is answered 415.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
   // Once the server is closing, each answer asks the client to close its connection, so
-  // keep-alive clients (a proxy's upstream pool) let the process exit when it has answered.
+  // keep-alive clients (a proxy's upstream pool) let the process exit when it has answered;
+  // connections still busy after the drain timeout are closed.
   let closing = false;
   fastify.addHook('preClose', (done) => {
     closing = true;
+    const drain = setTimeout(() => {
+      logger.warn({ timeoutMs: config.http.drainTimeoutMs }, 'closing connections still open after the drain timeout');
+      fastify.server.closeAllConnections();
+    }, config.http.drainTimeoutMs);
+    drain.unref();
     done();
   });
   fastify.addHook('onSend', (request, reply, payload, done) => {
@@ -51,6 +88,32 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   return adapter;
 }
 
+function errorBody(url: string, status: number, message: string, requestId: string): object {
+  if (PROTOCOL_ROUTE.test(url)) return { error: message };
+  return { statusCode: status, error: STATUS_CODES[status], message, requestId };
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a malformed request line or header, headers too large,
+ * a request too slow) never reach Fastify's routes: answer them in the same error shape.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const message =
+    status === 431 ? 'the request headers are too large' : status === 408 ? 'the request took too long to arrive' : 'the request is not valid HTTP';
+  const requestId = randomUUID();
+  const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message, requestId });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${REQUEST_ID_HEADER}: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** The OpenAPI document, served as Swagger UI at /docs and as JSON at /docs-json. */
 export function setupOpenApi(app: NestFastifyApplication, serviceName: string): void {
   const document = SwaggerModule.createDocument(
@@ -59,14 +122,15 @@ export function setupOpenApi(app: NestFastifyApplication, serviceName: string): 
       .setTitle(serviceName)
       .setDescription(
         'Predictions from TensorFlow.js models served from the model repository, ' +
-          'with Kubernetes health probes. Every error answers `{statusCode, error, message, details?, requestId}`.',
+          'with Kubernetes health probes. Errors of the service\'s own routes answer `{statusCode, error, message, details?, requestId}`; ' +
+          'the Open Inference Protocol (V2) and TF Serving (V1) routes answer `{"error": "..."}` as those protocols do.',
       )
       .setVersion(packageVersion())
-      .addTag('prediction', 'The simple prediction API of the default model')
-      .addTag('models', 'The model repository: models, versions, states; load, unload and reload')
-      .addTag('health', 'Liveness, readiness and start-up probes')
+      .addTag('prediction', 'The simple prediction API, for the default model or any other')
       .addTag('open inference protocol (v2)', 'KServe V2, as Triton and MLServer serve it; errors are {"error": "..."}')
       .addTag('tf serving (v1)', "TF Serving's REST API; errors are {\"error\": \"...\"}")
+      .addTag('models', 'The model repository: models, versions, states; load, unload and reload')
+      .addTag('health', 'Liveness, readiness and start-up probes')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, for the mutating /models routes' })
       .build(),
   );
@@ -75,4 +139,3 @@ export function setupOpenApi(app: NestFastifyApplication, serviceName: string): 
     customSiteTitle: `${serviceName} API`,
   });
 }
-

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
-import { createHttpAdapter, setupOpenApi } from './app.setup';
+import { createHttpAdapter, NEST_APPLICATION_OPTIONS, setupOpenApi } from './app.setup';
 import { createPino, PinoLoggerService } from './common/pino-logger';
 import { loadConfiguration } from './config/configuration';
 
@@ -10,13 +10,14 @@ async function bootstrap(): Promise<void> {
   const config = loadConfiguration();
   const pino = createPino(config.logging.level, config.logging.format);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, createHttpAdapter(config, pino), {
+    ...NEST_APPLICATION_OPTIONS,
     logger: new PinoLoggerService(pino),
   });
   // SIGTERM: readiness fails, in-flight requests finish, models are disposed, exit code 0.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   setupOpenApi(app, config.http.serviceName);
   await app.listen(config.http.port, config.http.host);
-  Logger.log(`listening on http://${config.http.host}:${config.http.port}`, 'Bootstrap');
+  Logger.log(`listening on ${await app.getUrl()}`, 'Bootstrap');
 }
 
 bootstrap().catch((error: unknown) => {

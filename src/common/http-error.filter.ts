@@ -54,13 +54,13 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (usesErrorField(httpAdapter.getRequestUrl(request))) {
       // The Open Inference Protocol and TF Serving answer every error as {"error": "..."}.
-      httpAdapter.reply(response, { error: message }, status);
+      httpAdapter.reply(response, { error: bounded(message) }, status);
       return;
     }
     const body: ErrorResponseDto = {
       statusCode: status,
       error: STATUS_CODES[status] ?? 'Error',
-      message,
+      message: bounded(message),
       ...(details && details.length > 0 ? { details } : {}),
       requestId,
     };
@@ -96,6 +96,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) {
       const type = String(headers['content-type'] ?? '').slice(0, 100);
+      if (type === '') return { status, message: 'a request body needs "Content-Type: application/json"' };
       return { status, message: `unsupported content type ${JSON.stringify(type)}; send application/json` };
     }
     const body = exception.getResponse();
@@ -104,6 +105,13 @@ export class HttpErrorFilter implements ExceptionFilter {
     const text = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
     return { status, message: text, details };
   }
+}
+
+/** Messages quote parts of the request (paths, names): keep an answer small whatever was sent. */
+const MAX_MESSAGE = 1000;
+
+function bounded(message: string): string {
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
 }
 
 /** Routes of the V1 (TF Serving) and V2 (Open Inference) protocols. */

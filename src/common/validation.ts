@@ -12,33 +12,48 @@ export function createValidationPipe(): ValidationPipe {
     forbidUnknownValues: true,
     stopAtFirstError: true,
     validationError: { target: false, value: false },
-    exceptionFactory: (errors) => {
-      const details = flatten(errors);
-      const message = details.length > 0 ? details.map((d) => d.message).join('; ') : 'the request body is invalid';
-      return new BadRequestException({ message, details });
-    },
+    exceptionFactory: (errors) => new BadRequestException(describeValidationErrors(errors)),
   });
+}
+
+/** What class-validator found, as the error contract's message and details. */
+export function describeValidationErrors(errors: ValidationError[]): { message: string; details: ErrorDetailDto[] } {
+  const details = flatten(errors);
+  const message = details.length > 0 ? details.map((d) => `${d.path}: ${d.message}`).join('; ') : 'the request body is invalid';
+  return { message, details };
 }
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetailDto[] {
   const details: ErrorDetailDto[] = [];
   for (const error of errors) {
-    const path = parent ? `${parent}.${error.property}` : error.property;
+    const path = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
     for (const message of Object.values(error.constraints ?? {})) {
-      details.push({ path: path || 'body', message: rewrite(message, path) });
+      details.push(locate(rewrite(message, error.property), error.property, path));
     }
     details.push(...flatten(error.children ?? [], path));
   }
   return details;
 }
 
+/**
+ * Splits a rule's message into where and what: messages start with the property's name, often
+ * followed by a more precise place (`features[2]`, `features.petal_width`); that place,
+ * under the property's full path, becomes the detail's path.
+ */
+function locate(message: string, property: string, path: string): ErrorDetailDto {
+  const escaped = property.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const place = new RegExp(`^${escaped}((?:\\[[^\\]]*\\]|\\.[A-Za-z_$][\\w$]*)*) (.*)$`, 's').exec(message);
+  if (place) return { path: `${path}${place[1]}`, message: place[2] };
+  if (message.startsWith('send ')) return { path: 'body', message };
+  return { path, message };
+}
+
 /** class-validator's wording for a few built-in rules, made to name the field first. */
-function rewrite(message: string, path: string): string {
+function rewrite(message: string, property: string): string {
   if (message === 'an unknown value was passed to the validate function') {
-    return 'the request body must be a JSON object';
+    return `${property} must be a JSON object`;
   }
-  const unknown = /^property (.+) should not exist$/.exec(message);
-  if (unknown) return `${path} is not a field of this request`;
+  if (/^property .+ should not exist$/.test(message)) return `${property.slice(0, 100)} is not a field of this request`;
   return message;
 }
 

@@ -8,6 +8,8 @@ export const httpConfig = registerAs('http', () => {
     host: env.HOST,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+    drainTimeoutMs: env.SHUTDOWN_DRAIN_TIMEOUT_MS,
     shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
     serviceName: env.SERVICE_NAME,
   };

@@ -33,17 +33,17 @@ const MIB = 1024 * 1024;
  * converted before validation; a bad one stops the boot with a message naming it.
  */
 export class EnvironmentVariables {
-  @IsInt()
   @Min(0)
   @Max(65535)
+  @IsInt()
   PORT = 8080;
 
-  @IsString()
   @IsNotEmpty()
+  @IsString()
   HOST = '0.0.0.0';
 
-  @IsString()
   @IsNotEmpty()
+  @IsString()
   MODEL_REPOSITORY = 'models';
 
   @Matches(MODEL_NAME_PATTERN, {
@@ -61,44 +61,57 @@ export class EnvironmentVariables {
   LOG_FORMAT: LogFormat = 'auto';
 
   /** Largest request body accepted, in bytes (Fastify's own default is 1 MiB). */
-  @IsInt()
   @Min(1024)
   @Max(256 * MIB)
+  @IsInt()
   BODY_LIMIT_BYTES = MIB;
 
   /** Most rows one prediction request may carry. */
-  @IsInt()
   @Min(1)
   @Max(1_000_000)
+  @IsInt()
   MAX_BATCH_ROWS = 1000;
 
   /** How long a replica keeps serving after SIGTERM while reporting not ready. */
-  @IsInt()
   @Min(0)
   @Max(300_000)
+  @IsInt()
   SHUTDOWN_DELAY_MS = 0;
 
-  /** Fastify's keep-alive timeout; longer than a proxy's upstream keep-alive. */
-  @IsInt()
+  /** Longest time a client may take to send a whole request (headers and body). */
   @Min(1000)
   @Max(600_000)
+  @IsInt()
+  HTTP_REQUEST_TIMEOUT_MS = 30_000;
+
+  /** After the server stops accepting, how long requests in flight may take before their connections are closed. */
+  @Min(0)
+  @Max(600_000)
+  @IsInt()
+  SHUTDOWN_DRAIN_TIMEOUT_MS = 10_000;
+
+  /** Fastify's keep-alive timeout; longer than a proxy's upstream keep-alive. */
+  @Min(1000)
+  @Max(600_000)
+  @IsInt()
   KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
-  @IsString()
-  @MaxLength(64)
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, {
+    message: 'SERVICE_NAME must be 1 to 64 letters, digits, spaces, ".", "_" or "-"',
+  })
   SERVICE_NAME = 'ml-microservice';
 
   /** How often the model repository is checked for new, changed and removed versions; 0 turns it off. */
-  @IsInt()
   @Min(0)
   @Max(86_400_000)
+  @IsInt()
   MODEL_POLL_INTERVAL_MS = 10_000;
 
   /** Bearer token of the model management routes; unset turns them off. */
   @IsOptional()
-  @IsString()
   @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters long' })
   @MaxLength(1024)
+  @IsString()
   ADMIN_TOKEN?: string;
 }
 
@@ -112,6 +125,8 @@ const INTEGER_VARIABLES = new Set<string>([
   'SHUTDOWN_DELAY_MS',
   'KEEP_ALIVE_TIMEOUT_MS',
   'MODEL_POLL_INTERVAL_MS',
+  'HTTP_REQUEST_TIMEOUT_MS',
+  'SHUTDOWN_DRAIN_TIMEOUT_MS',
 ]);
 
 const SECRET_VARIABLES = new Set(['ADMIN_TOKEN']);
@@ -134,7 +149,8 @@ export function validateEnvironment(
     raw[key] = INTEGER_VARIABLES.has(key) ? parseInteger(value) : value.trim();
   }
   const parsed = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
-  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true });
+  // One message per variable: the first rule it breaks.
+  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true, stopAtFirstError: true });
   if (errors.length > 0) {
     throw new InvalidEnvironmentError(
       `invalid environment: ${errors.map((e) => describe(e, env)).join('; ')}`,

@@ -393,11 +393,29 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       }
     }
 
+    // Under `latest`, a selected version that failed gives its place to the next older one.
+    const policy = folder.config.versionPolicy;
+    if (policy.kind === 'latest') {
+      const older = eligible.filter((v) => !wanted.includes(v)).sort((a, b) => b - a);
+      const available = () => wanted.filter((v) => entry.versions.get(v)?.state === ModelState.AVAILABLE).length;
+      for (const version of older) {
+        if (available() >= policy.count || this.stopping) break;
+        const current = entry.versions.get(version);
+        const found = onDisk.get(version)!;
+        if (!current || (current.state === ModelState.UNAVAILABLE && current.fingerprint !== found.fingerprint)) {
+          const error = await this.loadVersion(entry, found, current);
+          if (error) failures.push(`version ${version}: ${error}`);
+        }
+        if (entry.versions.get(version)?.state === ModelState.AVAILABLE) wanted.push(version);
+      }
+    }
+
     const serving = wanted.some((v) => entry.versions.get(v)?.state === ModelState.AVAILABLE);
     for (const [version, current] of [...entry.versions]) {
       if (wanted.includes(version)) continue;
       if (current.state !== ModelState.AVAILABLE) {
-        entry.versions.delete(version);
+        // Failures of versions no longer selected are forgotten once something serves.
+        if (serving || !onDisk.has(version)) entry.versions.delete(version);
       } else if (serving || !onDisk.has(version)) {
         await this.retire(entry, current);
       }

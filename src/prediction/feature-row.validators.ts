@@ -15,7 +15,7 @@ function describe(problem: InputProblem | null): string {
 @ValidatorConstraint({ name: 'isFeatureRow' })
 class FeatureRowConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
-    return findRowProblem(value, args.property) === null;
+    return value === undefined || findRowProblem(value, args.property) === null;
   }
 
   defaultMessage(args: ValidationArguments): string {
@@ -26,7 +26,7 @@ class FeatureRowConstraint implements ValidatorConstraintInterface {
 @ValidatorConstraint({ name: 'isFeatureRows' })
 class FeatureRowsConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
-    return findRowsProblem(value, args.property) === null;
+    return value === undefined || findRowsProblem(value, args.property) === null;
   }
 
   defaultMessage(args: ValidationArguments): string {
@@ -34,39 +34,42 @@ class FeatureRowsConstraint implements ValidatorConstraintInterface {
   }
 }
 
-@ValidatorConstraint({ name: 'conflictsWith' })
-class ConflictsWithConstraint implements ValidatorConstraintInterface {
-  validate(_value: unknown, args: ValidationArguments): boolean {
+@ValidatorConstraint({ name: 'exactlyOneOf' })
+class ExactlyOneOfConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
     const [other] = args.constraints as [string];
-    return (args.object as Record<string, unknown>)[other] === undefined;
+    return (value === undefined) !== ((args.object as Record<string, unknown>)[other] === undefined);
   }
 
   defaultMessage(args: ValidationArguments): string {
-    const [other] = args.constraints as [string];
-    return `send either "${args.property}" or "${other}", not both`;
+    const [other, describe] = args.constraints as [string, string];
+    return args.value === undefined ? describe : `send either "${args.property}" or "${other}", not both`;
   }
 }
 
-/** One row of features: finite float32 numbers, as a list or keyed by feature name. */
+/** One row of features (when present): finite float32 numbers, as a list or keyed by feature name. */
 export function IsFeatureRow(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({ target: target.constructor, propertyName: propertyName as string, options, validator: FeatureRowConstraint });
 }
 
-/** A non-empty list of feature rows. */
+/** A non-empty list of feature rows (when present). */
 export function IsFeatureRows(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({ target: target.constructor, propertyName: propertyName as string, options, validator: FeatureRowsConstraint });
 }
 
-/** The property must be absent when `other` is present. */
-export function ConflictsWith(other: string, options?: ValidationOptions): PropertyDecorator {
+/**
+ * Exactly one of this property and `other` is present (null counts as present, and is then
+ * refused by the property's own rules). `missing` is the message when neither is.
+ */
+export function ExactlyOneOf(other: string, missing: string, options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({
       target: target.constructor,
       propertyName: propertyName as string,
       options,
-      constraints: [other],
-      validator: ConflictsWithConstraint,
+      constraints: [other, missing],
+      validator: ExactlyOneOfConstraint,
     });
 }

@@ -56,7 +56,7 @@ export function findRowsProblem(rows: unknown, path: string): InputProblem | nul
 export function numberProblem(value: unknown): string | null {
   if (typeof value !== 'number') return `must be a number, got ${typeName(value)}`;
   if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
-    return `must be a finite number within float32 range (magnitude at most 3.4028235e38), got ${value}`;
+    return `must be a finite number within float32 range (magnitude at most ${FLOAT32_MAX}), got ${value}`;
   }
   return null;
 }

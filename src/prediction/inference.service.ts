@@ -43,7 +43,15 @@ export class InferenceService {
     const all = await served.infer(inputs);
     const selected = outputNames && outputNames.length > 0 ? outputNames : known;
     const outputs: NamedTensors = {};
-    for (const name of selected) outputs[name] = all[name];
+    for (const name of selected) {
+      outputs[name] = all[name];
+      // JSON has no NaN or Infinity: an overflowing model would answer nulls, or a wrong label.
+      if (all[name].dtype === 'float32' && !all[name].data.every(Number.isFinite)) {
+        throw new InvalidInputError(
+          `model "${served.name}" gives output "${name}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
+        );
+      }
+    }
     return { served, outputs };
   }
 }

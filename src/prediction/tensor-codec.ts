@@ -77,7 +77,7 @@ function problemOf(value: unknown, dtype: TensorDType, [min, max]: readonly [num
     return null;
   }
   if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
-    return `must be a finite number within float32 range (magnitude at most 3.4028235e38), got ${value}`;
+    return `must be a finite number within float32 range (magnitude at most ${FLOAT32_MAX}), got ${value}`;
   }
   return null;
 }

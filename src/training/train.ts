@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { validateEnvironment } from '../config/environment';
+import { MODEL_NAME_PATTERN, validateEnvironment } from '../config/environment';
 import { directorySaveHandler } from '../model/model-artifacts';
 import { METADATA_JSON } from '../model/model-loader';
 import { createTfjsRuntime } from '../model/tfjs-runtime';
@@ -185,14 +185,21 @@ async function main(): Promise<void> {
     },
   });
   const env = validateEnvironment();
+  if (!MODEL_NAME_PATTERN.test(values.model!)) {
+    throw new Error(`--model must be a model folder name (letters, digits, "_" and "-", at most 64), got ${JSON.stringify(values.model)}`);
+  }
+  const options = {
+    epochs: positiveInteger('epochs', values.epochs!),
+    seed: positiveInteger('seed', values.seed!),
+    // Each species has 50 rows: hold out at least one and keep at least one for training.
+    testFraction: fraction('test-fraction', values['test-fraction']!, 0.01, 0.9),
+    minAccuracy: fraction('min-accuracy', values['min-accuracy']!, 0, 1),
+  };
   await createTfjsRuntime(env.TFJS_BACKEND);
   const report = await trainIris({
     repository: values.repository ?? env.MODEL_REPOSITORY,
     model: values.model!,
-    epochs: positiveInteger('epochs', values.epochs!),
-    seed: positiveInteger('seed', values.seed!),
-    testFraction: Number(values['test-fraction']),
-    minAccuracy: Number(values['min-accuracy']),
+    ...options,
     print: (line) => process.stdout.write(`${line}\n`),
   });
   process.stdout.write(
@@ -205,6 +212,14 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+function fraction(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new Error(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
 }
 
 function positiveInteger(name: string, value: string): number {

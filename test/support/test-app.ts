@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
-import { createHttpAdapter, setupOpenApi } from '../../src/app.setup';
+import { createHttpAdapter, NEST_APPLICATION_OPTIONS, setupOpenApi } from '../../src/app.setup';
 import { createPino } from '../../src/common/pino-logger';
 import { loadConfiguration } from '../../src/config/configuration';
 
@@ -26,6 +26,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<NestF
   const config = loadConfiguration();
   const pino = createPino(config.logging.level, 'json');
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config, pino), {
+    ...NEST_APPLICATION_OPTIONS,
     logger: false,
   });
   setupOpenApi(app, config.http.serviceName);

@@ -1,6 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsOptional, ValidateIf } from 'class-validator';
-import { ConflictsWith, IsFeatureRow, IsFeatureRows } from '../feature-row.validators';
+import { ExactlyOneOf, IsFeatureRow, IsFeatureRows } from '../feature-row.validators';
 import type { FeatureRow } from '../feature-rows';
 
 const ROW_SCHEMA = {
@@ -19,9 +18,7 @@ export class PredictionRequestDto {
     ...ROW_SCHEMA,
     example: [5.1, 3.5, 1.4, 0.2],
   })
-  @ValidateIf((request: PredictionRequestDto) => request.instances === undefined || request.features !== undefined)
-  @IsDefined({ message: 'send "features" (one row) or "instances" (a list of rows)' })
-  @ConflictsWith('instances')
+  @ExactlyOneOf('instances', 'send "features" (one row) or "instances" (a list of rows)')
   @IsFeatureRow()
   features?: FeatureRow;
 
@@ -37,7 +34,6 @@ export class PredictionRequestDto {
       [6.7, 3.1, 4.7, 1.5],
     ],
   })
-  @IsOptional()
   @IsFeatureRows()
   instances?: FeatureRow[];
 }

@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiProtocolErrors } from '../../common/api-protocol-errors.decorator';
+import { describeValidationErrors } from '../../common/validation';
 import { ModelNamePipe, ModelVersionPipe } from '../../common/model-route-params';
 import { InvalidInputError, ModelNotFoundError } from '../../model/model-errors';
 import { ModelRegistry, ModelState, ModelVersionStatus } from '../../model/model-registry';
@@ -202,10 +203,8 @@ async function validated<T extends object>(type: new () => T, body: unknown): Pr
   const dto = plainToInstance(type, body);
   const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
   if (errors.length > 0) {
-    const messages = errors.flatMap((e) =>
-      Object.values(e.constraints ?? {}).map((m) => (/^property .+ should not exist$/.test(m) ? `${e.property} is not a field of this request` : m)),
-    );
-    throw new InvalidInputError(messages.join('; '));
+    const { message, details } = describeValidationErrors(errors);
+    throw new InvalidInputError(message, details);
   }
   return dto;
 }

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Allow, ArrayMaxSize, ArrayNotEmpty, IsArray, IsDefined, IsObject, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
-import { ConflictsWith } from '../../feature-row.validators';
+import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsObject, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
+import { ExactlyOneOf } from '../../feature-row.validators';
 
 const MAX_ROWS = 1_000_000;
 
@@ -18,9 +18,7 @@ export class PredictRequestDto {
     items: {},
     example: [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]],
   })
-  @ValidateIf((request: PredictRequestDto) => request.inputs === undefined || request.instances !== undefined)
-  @IsDefined({ message: 'send "instances" (row format) or "inputs" (columnar format)' })
-  @ConflictsWith('inputs')
+  @ValidateIf((request: PredictRequestDto) => request.instances !== undefined)
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_ROWS)
@@ -30,7 +28,7 @@ export class PredictRequestDto {
     description: 'Columnar format: the whole batch per input; an object keyed by input name for several inputs.',
     example: { standardize_input: [[5.1, 3.5, 1.4, 0.2]] },
   })
-  @Allow()
+  @ExactlyOneOf('instances', 'send "instances" (row format) or "inputs" (columnar format)')
   inputs?: unknown;
 }
 
