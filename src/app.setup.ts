@@ -40,6 +40,10 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     // A client that sends a request slower than this is cut off (408), so none can hold a
     // connection, or the shutdown, open forever.
     requestTimeout: config.http.requestTimeoutMs,
+    // Node 20 takes the request timeout only when the server is created (setting it later, as
+    // Fastify does, is ignored), and enforces it when it checks its connections: every 30 s by
+    // default, every second here.
+    http: { requestTimeout: config.http.requestTimeoutMs, connectionsCheckingInterval: 1000 },
     return503OnClosing: true,
     // `/v2/` is the Open Inference Protocol's server metadata route, as is `/v2`.
     routerOptions: { ignoreTrailingSlash: true },

@@ -161,6 +161,75 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
       expect(body.requestId).toBe(response.headers['x-request-id']);
     });
 
+    it('rejects a body nested deeper than 32 levels with 400, however deep', async () => {
+      for (const depth of [40, 5000]) {
+        const payload = `{"features": ${'['.repeat(depth)}1${']'.repeat(depth)}}`;
+
+        const response = await app.inject({ method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload });
+
+        expect(response.statusCode).toBe(400);
+        expect(response.json().message).toBe('the body is nested more than 32 levels deep');
+      }
+    });
+
+    it.each([
+      ['instances', { instances: null }, 'instances: must be a list of rows, got null'],
+      ['features', { features: null }, 'features: must be a list of numbers or an object of numbers keyed by feature name, got null'],
+      ['features beside instances', { features: null, instances: [SETOSA_ROW] }, 'features: must be a list of numbers or an object of numbers keyed by feature name, got null'],
+    ])('rejects null %s with 400', async (_case, payload, message) => {
+      const response = await post(payload);
+
+      expect(response.statusCode).toBe(400);
+      expect(response.json().message).toContain(message);
+    });
+
+    it('refuses inputs the model overflows on, rather than answering a wrong label', async () => {
+      const response = await post({ features: [3e38, 3e38, 3e38, 3e38] });
+
+      expect(response.statusCode).toBe(400);
+      expect(response.json().message).toMatch(/^model "iris" gives output ".+" values that are not finite \(NaN or Infinity\)/);
+    });
+
+    it('rejects a form-encoded body with 415', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/prediction',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'features=5.1',
+      });
+
+      expect(response.statusCode).toBe(415);
+    });
+
+    it('rejects a body without a content type with 415, saying which one to send', async () => {
+      const response = await app.inject({ method: 'POST', url: '/prediction', payload: Buffer.from('{"features": [1, 2, 3, 4]}') });
+
+      expect(response.statusCode).toBe(415);
+      expect(response.json().message).toBe('a request body needs "Content-Type: application/json"');
+    });
+
+    it('rejects an empty JSON body with 400', async () => {
+      const response = await app.inject({ method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: '' });
+
+      expect(response.statusCode).toBe(400);
+      expect(response.json().message).toBe('the body is empty; send a JSON object');
+    });
+
+    it('answers a malformed URL with 400 in the error shape, with a request id', async () => {
+      const response = await app.inject({ method: 'GET', url: '/prediction%zz' });
+
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ statusCode: 400, message: 'the URL is not valid (malformed percent-encoding)' });
+      expect(response.json().requestId).toBe(response.headers['x-request-id']);
+    });
+
+    it('keeps error messages short whatever the request quotes', async () => {
+      const response = await post({ features: SETOSA_ROW, ['x'.repeat(100_000)]: 1 });
+
+      expect(response.statusCode).toBe(400);
+      expect(response.body.length).toBeLessThan(2_000);
+    });
+
     it('rejects a batch over MAX_BATCH_ROWS (1000 by default) with 400', async () => {
       const response = await post({ instances: Array.from({ length: 1001 }, () => SETOSA_ROW) });
 
@@ -181,6 +250,7 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
       const response = await app.inject({ method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload });
 
       expect(response.statusCode).toBe(400);
+      expect(response.json().message).toBe('the body has a "__proto__" or "constructor.prototype" key; such keys are refused');
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 

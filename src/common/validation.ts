@@ -41,9 +41,11 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetailDto[] {
  * under the property's full path, becomes the detail's path.
  */
 function locate(message: string, property: string, path: string): ErrorDetailDto {
-  const escaped = property.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const place = new RegExp(`^${escaped}((?:\\[[^\\]]*\\]|\\.[A-Za-z_$][\\w$]*)*) (.*)$`, 's').exec(message);
-  if (place) return { path: `${path}${place[1]}`, message: place[2] };
+  const named = property.length > 100 ? property.slice(0, 100) : property;
+  if (message.startsWith(named)) {
+    const place = /^((?:\[[^\]]*\]|\.[A-Za-z_$][\w$]*)*) (.*)$/s.exec(message.slice(named.length));
+    if (place) return { path: `${path.slice(0, path.length - property.length)}${named}${place[1]}`, message: place[2] };
+  }
   if (message.startsWith('send ')) return { path: 'body', message };
   return { path, message };
 }

@@ -475,6 +475,34 @@ describe(RepositoryModelRegistry.name, () => {
       expect(registry.model(MODEL).state).toBe('UNAVAILABLE');
     });
 
+    it('serves the next older version when the newest fails to load under the latest policy', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(MODEL, 2);
+      await writeIncompleteVersion(MODEL, 3);
+
+      await start();
+
+      expect(registry.resolve(MODEL).version).toBe(2);
+      expect(versionStates()).toEqual([
+        [2, ModelState.AVAILABLE],
+        [3, ModelState.UNAVAILABLE],
+      ]);
+      expect(registry.model(MODEL)).toMatchObject({ state: 'AVAILABLE', reason: `version 3 is UNAVAILABLE: ${MISSING_SHARD}` });
+      expect(registry.isReady()).toBe(true);
+    });
+
+    it('keeps to the policy count when falling back: latest 2 with the newest broken serves the two before it', async () => {
+      await writeConfig(MODEL, { version_policy: { latest: { num_versions: 2 } } });
+      for (const v of [1, 2, 3]) await writeVersion(MODEL, v);
+      loader.failures.set(dir(MODEL, 3), new Error('bad weights'));
+      await writeVersion(MODEL, 4);
+      loader.failures.set(dir(MODEL, 4), new Error('bad weights'));
+
+      await start();
+
+      expect(versionStates().filter(([, state]) => state === ModelState.AVAILABLE).map(([v]) => v)).toEqual([1, 2]);
+    });
+
     it('marks a version whose warm-up inference fails UNAVAILABLE and disposes it', async () => {
       await writeVersion(MODEL, 1);
       loader.inferFailure = new Error('kernel not found');
