@@ -37,7 +37,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @HealthCheck()
+  @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Liveness: the process answers. Never fails because of load or a model.' })
   @ApiResponse({ status: 200, description: 'Alive.', example: { status: 'ok', info: { process: { status: 'up', uptimeSeconds: 42 } }, error: {}, details: { process: { status: 'up', uptimeSeconds: 42 } } } })
   @ApiResponse({
@@ -50,7 +50,7 @@ export class HealthController {
   }
 
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({
     summary: 'Readiness: every model in the repository has a version loaded and warmed, the default model among them, and the process is not shutting down.',
   })
@@ -61,7 +61,7 @@ export class HealthController {
   }
 
   @Get('startup')
-  @HealthCheck()
+  @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Start-up: the first load of the model repository has finished (whatever its outcome).' })
   @ApiResponse({ status: 200, description: 'Started.', example: { status: 'ok', info: { startup: { status: 'up' } }, error: {}, details: { startup: { status: 'up' } } } })
   @ApiResponse({ status: 503, description: 'Still loading.', example: { status: 'error', info: {}, error: { startup: { status: 'down', reason: 'loading models' } }, details: { startup: { status: 'down', reason: 'loading models' } } } })

@@ -44,6 +44,7 @@ export class PredictionController {
     },
   })
   @ApiOkResponse({
+    description: 'The most likely class and the probability of each.',
     type: PredictionResponseDto,
     example: { prediction: 'setosa', probabilities: SETOSA_EXAMPLE, model: MODEL_EXAMPLE },
   })
