@@ -3,10 +3,11 @@ import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
 import { ManagementModule } from './management/management.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ModelModule } from './model/model.module';
 import { PredictionModule } from './prediction/prediction.module';
 
 @Module({
-  imports: [AppConfigModule, CommonModule, ModelModule, PredictionModule, ManagementModule, HealthModule],
+  imports: [AppConfigModule, MetricsModule, CommonModule, ModelModule, PredictionModule, ManagementModule, HealthModule],
 })
 export class AppModule {}

@@ -3,11 +3,20 @@ import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { STATUS_CODES } from 'node:http';
 import type { AllConfig } from '../config/configuration';
-import { InvalidInputError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from '../model/model-errors';
+import {
+  DeadlineExceededError,
+  InvalidInputError,
+  ModelLoadError,
+  ModelNotFoundError,
+  ModelNotReadyError,
+  QueueFullError,
+} from '../model/model-errors';
 import type { ErrorDetailDto, ErrorResponseDto } from './error-response.dto';
 
 /** Seconds a client should wait before retrying a model that is not ready. */
 const RETRY_AFTER_SECONDS = '5';
+/** A full queue drains in well under a second at the rates a replica serves. */
+const QUEUE_RETRY_AFTER_SECONDS = '1';
 
 /**
  * The one error contract of the service: `{statusCode, error, message, details?, requestId}`.
@@ -39,15 +48,15 @@ export class HttpErrorFilter implements ExceptionFilter {
       httpAdapter.reply(response, exception.getResponse(), exception.getStatus());
       return;
     }
-    const { status, message, details } = this.describe(exception, request.headers);
-    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+    const { status, message, details, retryAfter } = this.describe(exception, request.headers);
+    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE && status !== HttpStatus.GATEWAY_TIMEOUT) {
       this.logger.error(
         { requestId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception },
         'request failed',
       );
     }
     if (status === HttpStatus.SERVICE_UNAVAILABLE) {
-      httpAdapter.setHeader(response, 'Retry-After', RETRY_AFTER_SECONDS);
+      httpAdapter.setHeader(response, 'Retry-After', retryAfter ?? RETRY_AFTER_SECONDS);
     }
     if (status === HttpStatus.UNAUTHORIZED) {
       httpAdapter.setHeader(response, 'WWW-Authenticate', 'Bearer');
@@ -70,7 +79,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   private describe(
     exception: unknown,
     headers: Record<string, unknown> = {},
-  ): { status: number; message: string; details?: ErrorDetailDto[] } {
+  ): { status: number; message: string; details?: ErrorDetailDto[]; retryAfter?: string } {
     if (exception instanceof InvalidInputError) {
       return { status: HttpStatus.BAD_REQUEST, message: exception.message, details: exception.problems };
     }
@@ -80,6 +89,12 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof ModelNotReadyError) {
       return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message };
     }
+    if (exception instanceof QueueFullError) {
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message, retryAfter: QUEUE_RETRY_AFTER_SECONDS };
+    }
+    if (exception instanceof DeadlineExceededError) {
+      return { status: HttpStatus.GATEWAY_TIMEOUT, message: exception.message };
+    }
     if (exception instanceof ModelLoadError) {
       return { status: HttpStatus.UNPROCESSABLE_ENTITY, message: exception.message };
     }
@@ -87,7 +102,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal error' };
     }
     const status = exception.getStatus();
-    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE && status !== HttpStatus.GATEWAY_TIMEOUT) {
       return { status, message: 'internal error' };
     }
     // Fastify's own errors (body parsing, limits) arrive with terse messages: say more.

@@ -22,6 +22,13 @@ export const modelConfig = registerAs('model', () => {
     defaultModel: env.DEFAULT_MODEL,
     backend: env.TFJS_BACKEND,
     pollIntervalMs: env.MODEL_POLL_INTERVAL_MS,
+    batching: {
+      enabled: env.BATCHING_ENABLED === 'true',
+      maxBatchSize: env.MAX_BATCH_SIZE,
+      maxQueueDelayMs: env.MAX_QUEUE_DELAY_MS,
+      maxQueueSize: env.MAX_QUEUE_SIZE,
+      timeoutMs: env.REQUEST_TIMEOUT_MS,
+    },
   };
 });
 

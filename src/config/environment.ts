@@ -107,6 +107,34 @@ export class EnvironmentVariables {
   @IsInt()
   MODEL_POLL_INTERVAL_MS = 10_000;
 
+  /** Merge concurrent requests to a model version into one inference (per model: config.json). */
+  @IsIn(['true', 'false'])
+  BATCHING_ENABLED: 'true' | 'false' = 'true';
+
+  /** Most rows in one merged inference. */
+  @Min(1)
+  @Max(100_000)
+  @IsInt()
+  MAX_BATCH_SIZE = 64;
+
+  /** Longest a queued request waits for a fuller batch while the model is idle; 0 never waits. */
+  @Min(0)
+  @Max(60_000)
+  @IsInt()
+  MAX_QUEUE_DELAY_MS = 0;
+
+  /** Most rows waiting per model version; more are refused with 503 at once. */
+  @Min(1)
+  @Max(10_000_000)
+  @IsInt()
+  MAX_QUEUE_SIZE = 2048;
+
+  /** A request still waiting for its model after this long is answered 504, its rows not run. */
+  @Min(1)
+  @Max(600_000)
+  @IsInt()
+  REQUEST_TIMEOUT_MS = 5000;
+
   /** Bearer token of the model management routes; unset turns them off. */
   @IsOptional()
   @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters long' })
@@ -126,6 +154,10 @@ const INTEGER_VARIABLES = new Set<string>([
   'KEEP_ALIVE_TIMEOUT_MS',
   'MODEL_POLL_INTERVAL_MS',
   'HTTP_REQUEST_TIMEOUT_MS',
+  'MAX_BATCH_SIZE',
+  'MAX_QUEUE_DELAY_MS',
+  'MAX_QUEUE_SIZE',
+  'REQUEST_TIMEOUT_MS',
   'SHUTDOWN_DRAIN_TIMEOUT_MS',
 ]);
 

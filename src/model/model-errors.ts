@@ -33,6 +33,16 @@ export class InvalidInputError extends Error {
   }
 }
 
+/** A model version's queue has no room for the request: retry shortly (HTTP 503). */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
+}
+
+/** A request waited past its deadline before its batch ran; its rows were not run (HTTP 504). */
+export class DeadlineExceededError extends Error {
+  override readonly name = 'DeadlineExceededError';
+}
+
 /** A management request to load a model that did not end with any version serving. */
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';

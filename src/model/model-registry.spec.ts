@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config/configuration';
+import { MetricsService } from '../metrics/metrics.service';
 import { LoadedModel } from './loaded-model';
 import { findIncompleteness } from './model-artifacts';
 import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
@@ -118,6 +119,7 @@ function configFor(repository: string, pollIntervalMs: number, defaultModel: str
     'model.repository': repository,
     'model.defaultModel': defaultModel,
     'model.pollIntervalMs': pollIntervalMs,
+    'model.batching': { enabled: true, maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, timeoutMs: 5000 },
   };
   return {
     getOrThrow: (key: string) => {
@@ -173,6 +175,7 @@ describe(RepositoryModelRegistry.name, () => {
     registry = new RepositoryModelRegistry(
       loader,
       configFor(repository, options.pollIntervalMs ?? 0, options.defaultModel ?? MODEL),
+      new MetricsService(),
     );
     return registry;
   }
@@ -918,7 +921,7 @@ describe(RepositoryModelRegistry.name, () => {
 
     it('is not ready when the repository folder cannot be read, and names it', async () => {
       const missing = join(repository, 'missing');
-      registry = new RepositoryModelRegistry(loader, configFor(missing, 0, MODEL));
+      registry = new RepositoryModelRegistry(loader, configFor(missing, 0, MODEL), new MetricsService());
 
       await start();
 

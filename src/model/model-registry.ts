@@ -2,6 +2,8 @@ import { resolve as resolvePath } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config/configuration';
+import { MetricsService } from '../metrics/metrics.service';
+import { Batcher, BatcherSettings } from './batcher';
 import { LoadedModel, zeroInputs } from './loaded-model';
 import { ModelConfig, selectVersions, VersionPolicy } from './model-config';
 import { ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
@@ -90,6 +92,7 @@ class VersionEntry {
   state = ModelState.LOADING;
   reason?: string;
   model?: LoadedModel;
+  batcher?: Batcher;
   loadedAt?: Date;
   loadMs?: number;
   private inFlight = 0;
@@ -101,12 +104,18 @@ class VersionEntry {
     readonly fingerprint: string,
   ) {}
 
+  /** Serves a loaded model through its batcher. */
+  serve(model: LoadedModel, batcher: Batcher): void {
+    this.model = model;
+    this.batcher = batcher;
+  }
+
   async infer(inputs: NamedTensors): Promise<NamedTensors> {
     // A caller may hold a version across an await while it is retired.
-    if (!this.model) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is ${this.state}`);
+    if (!this.batcher) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is ${this.state}`);
     this.inFlight++;
     try {
-      return await this.model.infer(inputs);
+      return await this.batcher.submit(inputs);
     } finally {
       if (--this.inFlight === 0) this.onIdle?.();
     }
@@ -161,6 +170,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
   private readonly repository: string;
   private readonly defaultModel: string;
   private readonly pollIntervalMs: number;
+  private readonly batching: BatcherSettings;
   private repositoryError?: string;
   private changes: Promise<unknown> = Promise.resolve();
   private startup?: Promise<void>;
@@ -171,11 +181,13 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
   constructor(
     private readonly loader: ModelLoader,
     config: ConfigService<AllConfig, true>,
+    private readonly metrics: MetricsService,
   ) {
     super();
     this.repository = resolvePath(config.getOrThrow('model.repository', { infer: true }));
     this.defaultModel = config.getOrThrow('model.defaultModel', { infer: true });
     this.pollIntervalMs = config.getOrThrow('model.pollIntervalMs', { infer: true });
+    this.batching = config.getOrThrow('model.batching', { infer: true });
   }
 
   onModuleInit(): void {
@@ -457,12 +469,13 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
         model.dispose();
         throw error;
       }
+      next.serve(model, this.batcherFor(entry, folder.version, model));
       Object.assign(next, {
-        model,
         state: ModelState.AVAILABLE,
         loadedAt: new Date(),
         loadMs: Math.round(performance.now() - started),
       });
+      this.metrics.loadDuration.observe({ model: entry.name }, next.loadMs! / 1000);
       entry.versions.set(folder.version, next);
       this.logger.log(
         `model ${entry.name} version ${folder.version} is AVAILABLE (${model.format}, loaded and warmed in ${next.loadMs} ms)`,
@@ -472,6 +485,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
     } catch (error) {
       next.state = ModelState.UNAVAILABLE;
       next.reason = (error as Error).message;
+      this.metrics.loadFailures.inc({ model: entry.name });
       if (replacing) {
         this.logger.error(`model ${entry.name} version ${folder.version} failed to reload, the loaded copy goes on serving: ${next.reason}`);
       } else {
@@ -481,12 +495,35 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
     }
   }
 
+  /** The batcher of a version: the service's settings, overridden by the model's config.json. */
+  private batcherFor(entry: ModelEntry, version: number, model: LoadedModel): Batcher {
+    const own = entry.config?.batching ?? {};
+    const settings: BatcherSettings = {
+      enabled: own.enabled ?? this.batching.enabled,
+      maxBatchSize: own.maxBatchSize ?? this.batching.maxBatchSize,
+      maxQueueDelayMs: own.maxQueueDelayMs ?? this.batching.maxQueueDelayMs,
+      maxQueueSize: own.maxQueueSize ?? this.batching.maxQueueSize,
+      timeoutMs: this.batching.timeoutMs,
+    };
+    const labels = { model: entry.name, version: String(version) };
+    const { metrics } = this;
+    return new Batcher((inputs) => model.infer(inputs), model.signature, settings, {
+      depthChanged: (depth) => metrics.queueDepth.set(labels, depth),
+      batchRan: (rows, _requests, seconds) => {
+        metrics.batchSize.observe(labels, rows);
+        metrics.computeDuration.observe(labels, seconds);
+      },
+      requestDone: (seconds) => metrics.queueDuration.observe(labels, seconds),
+    });
+  }
+
   /** Stops new requests to a version, lets the running ones finish, then frees it. */
   private async retire(entry: ModelEntry, version: VersionEntry, replacement?: VersionEntry): Promise<void> {
     version.state = ModelState.UNLOADING;
     await version.idle();
     version.model?.dispose();
     version.model = undefined;
+    version.batcher = undefined;
     if (entry.versions.get(version.version) === version) entry.versions.delete(version.version);
     this.logger.log(`model ${entry.name} version ${version.version} ${replacement ? 'replaced and ' : ''}unloaded`);
   }

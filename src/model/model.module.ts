@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config/configuration';
+import { MetricsService } from '../metrics/metrics.service';
 import { ModelLoader, TfjsModelLoader } from './model-loader';
 import { ModelRegistry, RepositoryModelRegistry } from './model-registry';
 import { createTfjsRuntime, TfjsRuntime } from './tfjs-runtime';
@@ -9,9 +10,13 @@ import { createTfjsRuntime, TfjsRuntime } from './tfjs-runtime';
   providers: [
     {
       provide: TfjsRuntime,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AllConfig, true>) =>
-        createTfjsRuntime(config.getOrThrow('model.backend', { infer: true })),
+      inject: [ConfigService, MetricsService],
+      useFactory: async (config: ConfigService<AllConfig, true>, metrics: MetricsService) => {
+        const runtime = await createTfjsRuntime(config.getOrThrow('model.backend', { infer: true }));
+        metrics.gauge('tfjs_tensors', 'Tensors TF.js holds (model weights included).', () => runtime.memory().numTensors);
+        metrics.gauge('tfjs_memory_bytes', 'Bytes of tensor data TF.js holds.', () => runtime.memory().numBytes);
+        return runtime;
+      },
     },
     { provide: ModelLoader, useClass: TfjsModelLoader },
     { provide: ModelRegistry, useClass: RepositoryModelRegistry },

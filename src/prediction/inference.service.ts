@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InvalidInputError } from '../model/model-errors';
+import { InferenceOutcome, MetricsService } from '../metrics/metrics.service';
+import { DeadlineExceededError, InvalidInputError, QueueFullError } from '../model/model-errors';
 import { ModelRegistry, ServedModel } from '../model/model-registry';
 import type { HostTensor } from '../model/model-types';
 
@@ -25,7 +26,10 @@ export interface InferenceResult {
  */
 @Injectable()
 export class InferenceService {
-  constructor(private readonly registry: ModelRegistry) {}
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly metrics: MetricsService,
+  ) {}
 
   /** The served version a request will run on; protocols read its signature to build inputs. */
   resolve(target: ModelTarget): ServedModel {
@@ -33,6 +37,23 @@ export class InferenceService {
   }
 
   async infer(served: ServedModel, inputs: NamedTensors, outputNames?: readonly string[]): Promise<InferenceResult> {
+    const labels = { model: served.name, version: String(served.version) };
+    const started = performance.now();
+    this.metrics.inFlight.inc(labels);
+    try {
+      const result = await this.run(served, inputs, outputNames);
+      this.metrics.inferenceRequests.inc({ ...labels, outcome: 'success' });
+      this.metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      this.metrics.inferenceRequests.inc({ ...labels, outcome: outcomeOf(error) });
+      throw error;
+    } finally {
+      this.metrics.inFlight.dec(labels);
+    }
+  }
+
+  private async run(served: ServedModel, inputs: NamedTensors, outputNames?: readonly string[]): Promise<InferenceResult> {
     const known = served.model.signature.outputs.map((spec) => spec.name);
     for (const name of outputNames ?? []) {
       if (!known.includes(name)) {
@@ -54,4 +75,11 @@ export class InferenceService {
     }
     return { served, outputs };
   }
+}
+
+function outcomeOf(error: unknown): InferenceOutcome {
+  if (error instanceof InvalidInputError) return 'client_error';
+  if (error instanceof QueueFullError) return 'rejected';
+  if (error instanceof DeadlineExceededError) return 'timed_out';
+  return 'failed';
 }

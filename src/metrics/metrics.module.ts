@@ -1,0 +1,13 @@
+import { Global, Module } from '@nestjs/common';
+import { HttpMetrics } from './http-metrics';
+import { MetricsController } from './metrics.controller';
+import { MetricsService } from './metrics.service';
+
+/** Global, so that every module records into the one registry without importing this one. */
+@Global()
+@Module({
+  controllers: [MetricsController],
+  providers: [MetricsService, HttpMetrics],
+  exports: [MetricsService],
+})
+export class MetricsModule {}

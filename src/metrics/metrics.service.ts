@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Latency buckets, in seconds: 0.5 ms to 10 s. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Batch sizes, in rows. */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+export type InferenceOutcome = 'success' | 'client_error' | 'rejected' | 'timed_out' | 'failed';
+
+/**
+ * The process's Prometheus registry and every metric the service exports, named after
+ * Prometheus conventions (base units, `_total` counters, `_seconds` durations).
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route pattern, method and status code.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from a request arriving to its answer being sent.',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly inferenceRequests = new Counter({
+    name: 'inference_requests_total',
+    help: 'Inference requests by model, version and outcome (success, client_error, rejected, timed_out, failed).',
+    labelNames: ['model', 'version', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueDuration = new Histogram({
+    name: 'inference_queue_duration_seconds',
+    help: 'Time a request waited in its model version\'s queue before its batch ran.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly computeDuration = new Histogram({
+    name: 'inference_compute_duration_seconds',
+    help: 'Time one batch took to run on the model.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'inference_request_duration_seconds',
+    help: 'Time from an inference request reaching its model version to its outputs (queue and compute).',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly batchSize = new Histogram({
+    name: 'inference_batch_size_rows',
+    help: 'Rows in each batch run on the model.',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: 'inference_queue_depth_rows',
+    help: 'Rows waiting in a model version\'s queue.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inFlight = new Gauge({
+    name: 'inference_in_flight_requests',
+    help: 'Inference requests queued or running, per model version.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+
+  readonly loadDuration = new Histogram({
+    name: 'model_load_duration_seconds',
+    help: 'Time to load and warm up a model version.',
+    labelNames: ['model'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly loadFailures = new Counter({
+    name: 'model_load_failures_total',
+    help: 'Model versions that failed to load.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Adds a gauge whose value is read when Prometheus scrapes. */
+  gauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+}

@@ -1,0 +1,250 @@
+import type { ModelSignature, HostTensor, TensorData } from './model-types';
+import { DeadlineExceededError, QueueFullError } from './model-errors';
+
+type NamedTensors = Record<string, HostTensor>;
+
+export interface BatcherSettings {
+  /** Merge concurrent requests into one inference; off, each request runs alone (still queued). */
+  enabled: boolean;
+  /** Most rows in one merged inference; a single larger request runs alone, never split. */
+  maxBatchSize: number;
+  /** Longest a queued request waits for a fuller batch while the model is idle; 0 never waits. */
+  maxQueueDelayMs: number;
+  /** Most rows waiting; a request that does not fit is refused at once. */
+  maxQueueSize: number;
+  /** A request still waiting this long after it arrived is answered with a timeout, its rows not run. */
+  timeoutMs: number;
+}
+
+/** What a batcher reports, for metrics; every method is optional to call and cheap. */
+export interface BatcherObserver {
+  depthChanged(depthRows: number): void;
+  batchRan(rows: number, requests: number, computeSeconds: number): void;
+  requestDone(queueSeconds: number): void;
+  rejected(): void;
+  timedOut(): void;
+}
+
+interface Pending {
+  inputs: NamedTensors;
+  rows: number;
+  /** Input shapes without the batch dimension, for checking that requests can be merged. */
+  key: string;
+  arrived: number;
+  deadline: number;
+  resolve: (outputs: NamedTensors) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Dynamic batching for one model version, as Triton and TF Serving do it: requests (each one
+ * or more rows) queue, and are merged into one inference on the stacked inputs, whose outputs
+ * are split back in order. A batch is dispatched when it reaches `maxBatchSize` rows, when the
+ * oldest request has waited `maxQueueDelayMs`, or at once when the model is idle and the queue
+ * holds nothing else. One batch runs at a time: requests that arrive meanwhile form the next.
+ *
+ * Overload: a request that would push the queue past `maxQueueSize` rows is refused at once
+ * (QueueFullError); one whose wait passes `timeoutMs` is answered DeadlineExceededError and
+ * its rows are not run.
+ */
+export class Batcher {
+  private readonly queue: Pending[] = [];
+  private queuedRows = 0;
+  private running = false;
+  private delayTimer?: NodeJS.Timeout;
+  private deadlineTimer?: NodeJS.Timeout;
+  private readonly mergeable: boolean;
+  private onDrained?: () => void;
+
+  constructor(
+    private readonly run: (inputs: NamedTensors) => Promise<NamedTensors>,
+    signature: ModelSignature,
+    private readonly settings: BatcherSettings,
+    private readonly observer?: Partial<BatcherObserver>,
+  ) {
+    // Requests can be stacked only along a free first dimension of every input and output.
+    const free = (shape: number[] | null) => shape !== null && shape.length > 0 && shape[0] === -1;
+    this.mergeable =
+      settings.enabled && signature.inputs.every((s) => free(s.shape)) && signature.outputs.every((s) => free(s.shape));
+  }
+
+  /** Whether requests are merged (batching on, and the model has a batch dimension). */
+  get merging(): boolean {
+    return this.mergeable;
+  }
+
+  /** Rows waiting. */
+  get depth(): number {
+    return this.queuedRows;
+  }
+
+  submit(inputs: NamedTensors): Promise<NamedTensors> {
+    const rows = rowsOf(inputs);
+    if (this.queuedRows + rows > this.settings.maxQueueSize && this.queue.length > 0) {
+      this.observer?.rejected?.();
+      return Promise.reject(
+        new QueueFullError(`the model's queue is full (${this.queuedRows} rows waiting, at most ${this.settings.maxQueueSize}); retry shortly`),
+      );
+    }
+    const now = performance.now();
+    return new Promise<NamedTensors>((resolve, reject) => {
+      this.queue.push({ inputs, rows, key: mergeKey(inputs), arrived: now, deadline: now + this.settings.timeoutMs, resolve, reject });
+      this.queuedRows += rows;
+      this.observer?.depthChanged?.(this.queuedRows);
+      this.schedule();
+    });
+  }
+
+  /** Resolves once nothing is queued or running. */
+  drained(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.onDrained = resolve));
+  }
+
+  /** Decides whether to dispatch now, later, or when the running batch ends. */
+  private schedule(): void {
+    this.armDeadline();
+    if (this.running || this.queue.length === 0) return;
+    const oldest = this.queue[0];
+    const waited = performance.now() - oldest.arrived;
+    const full = !this.mergeable || this.queuedRows >= this.settings.maxBatchSize;
+    if (full || this.queue.length === 1 || waited >= this.settings.maxQueueDelayMs) {
+      // Dispatch on the next tick, so requests arriving in this one still join the batch.
+      clearTimeout(this.delayTimer);
+      this.delayTimer = undefined;
+      this.running = true;
+      setImmediate(() => void this.dispatch());
+      return;
+    }
+    if (!this.delayTimer) {
+      this.delayTimer = setTimeout(() => {
+        this.delayTimer = undefined;
+        this.schedule();
+      }, this.settings.maxQueueDelayMs - waited);
+    }
+  }
+
+  private async dispatch(): Promise<void> {
+    this.expire(performance.now());
+    const batch = this.take();
+    if (batch.length === 0) {
+      this.finish();
+      return;
+    }
+    const started = performance.now();
+    try {
+      const rows = batch.reduce((n, p) => n + p.rows, 0);
+      const outputs = await this.run(batch.length === 1 ? batch[0].inputs : stack(batch.map((p) => p.inputs)));
+      this.observer?.batchRan?.(rows, batch.length, (performance.now() - started) / 1000);
+      const parts = batch.length === 1 ? [outputs] : split(outputs, batch.map((p) => p.rows));
+      batch.forEach((p, i) => {
+        this.observer?.requestDone?.((started - p.arrived) / 1000);
+        p.resolve(parts[i]);
+      });
+    } catch (error) {
+      // A failing batch fails its own requests only; the queue goes on.
+      for (const p of batch) p.reject(error as Error);
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.running = false;
+    if (this.queue.length > 0) {
+      this.schedule();
+    } else {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+      this.onDrained?.();
+      this.onDrained = undefined;
+    }
+  }
+
+  /** The next batch: requests from the head, up to maxBatchSize rows, all of one input shape. */
+  private take(): Pending[] {
+    const batch: Pending[] = [];
+    let rows = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      if (batch.length > 0) {
+        if (!this.mergeable || rows + next.rows > this.settings.maxBatchSize || next.key !== batch[0].key) break;
+      }
+      batch.push(this.queue.shift()!);
+      rows += next.rows;
+      this.queuedRows -= next.rows;
+    }
+    this.observer?.depthChanged?.(this.queuedRows);
+    return batch;
+  }
+
+  /** Answers every queued request whose deadline has passed, without running it. */
+  private expire(now: number): void {
+    while (this.queue.length > 0 && this.queue[0].deadline <= now) {
+      const late = this.queue.shift()!;
+      this.queuedRows -= late.rows;
+      this.observer?.depthChanged?.(this.queuedRows);
+      this.observer?.timedOut?.();
+      late.reject(new DeadlineExceededError(`the request waited ${Math.round(now - late.arrived)} ms for the model, past its deadline of ${this.settings.timeoutMs} ms`));
+    }
+  }
+
+  /** A timer for the oldest request's deadline (every request has the same timeout, so FIFO). */
+  private armDeadline(): void {
+    if (this.deadlineTimer || this.queue.length === 0) return;
+    const wait = Math.max(0, this.queue[0].deadline - performance.now());
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      this.expire(performance.now());
+      if (this.queue.length > 0) this.armDeadline();
+      else if (!this.running) this.finish();
+    }, wait + 1);
+    this.deadlineTimer.unref();
+  }
+}
+
+function rowsOf(inputs: NamedTensors): number {
+  const first = Object.values(inputs)[0];
+  return first && first.shape.length > 0 ? first.shape[0] : 1;
+}
+
+function mergeKey(inputs: NamedTensors): string {
+  return Object.entries(inputs)
+    .map(([name, t]) => `${name}:${t.dtype}:${t.shape.slice(1).join('x')}`)
+    .join('|');
+}
+
+/** Concatenates each input along its first dimension. */
+function stack(requests: NamedTensors[]): NamedTensors {
+  const merged: NamedTensors = {};
+  for (const name of Object.keys(requests[0])) {
+    const parts = requests.map((r) => r[name]);
+    const rows = parts.reduce((n, t) => n + t.shape[0], 0);
+    const length = parts.reduce((n, t) => n + t.data.length, 0);
+    const data = new (parts[0].data.constructor as new (n: number) => TensorData)(length);
+    let offset = 0;
+    for (const part of parts) {
+      data.set(part.data, offset);
+      offset += part.data.length;
+    }
+    merged[name] = { dtype: parts[0].dtype, shape: [rows, ...parts[0].shape.slice(1)], data };
+  }
+  return merged;
+}
+
+/** Splits each output along its first dimension into parts of the given row counts. */
+function split(outputs: NamedTensors, rows: number[]): NamedTensors[] {
+  const total = rows.reduce((a, b) => a + b, 0);
+  const parts: NamedTensors[] = rows.map(() => ({}));
+  for (const [name, tensor] of Object.entries(outputs)) {
+    if (tensor.shape[0] !== total) {
+      throw new Error(`output "${name}" has ${tensor.shape[0]} rows for a batch of ${total}`);
+    }
+    const stride = tensor.data.length / total;
+    let row = 0;
+    rows.forEach((n, i) => {
+      parts[i][name] = { dtype: tensor.dtype, shape: [n, ...tensor.shape.slice(1)], data: tensor.data.slice(row * stride, (row + n) * stride) };
+      row += n;
+    });
+  }
+  return parts;
+}
