@@ -22,18 +22,18 @@ export const CONFIG_JSON = 'config.json';
 const MAX_VERSIONS = 1000;
 
 class LatestPolicyFile {
-  @IsInt()
   @Min(1)
   @Max(MAX_VERSIONS)
+  @IsInt()
   num_versions = 1;
 }
 
 class SpecificPolicyFile {
-  @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_VERSIONS)
   @IsInt({ each: true })
   @Min(1, { each: true })
+  @IsArray()
   versions: number[];
 }
 
@@ -47,9 +47,9 @@ class VersionPolicyFile {
   latest?: LatestPolicyFile;
 
   @IsOptional()
-  @IsObject()
   @ValidateNested()
   @Type(() => AllPolicyFile)
+  @IsObject()
   all?: AllPolicyFile;
 
   @IsOptional()
@@ -64,21 +64,21 @@ class BatchingFile {
   enabled?: boolean;
 
   @IsOptional()
-  @IsInt()
   @Min(1)
   @Max(100_000)
+  @IsInt()
   max_batch_size?: number;
 
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(60_000)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
   max_queue_delay_ms?: number;
 
   @IsOptional()
-  @IsInt()
   @Min(1)
   @Max(10_000_000)
+  @IsInt()
   max_queue_size?: number;
 }
 

@@ -41,8 +41,9 @@ export function flattenNested(value: unknown, path: string): { shape: number[]; 
 }
 
 /** Flattens `data` given flat or nested (row-major), as the Open Inference Protocol allows. */
-export function flattenData(data: unknown, path: string): unknown[] {
-  return flattenNested(data, path).values;
+export function flattenData(data: unknown, path: string): { values: unknown[]; nesting?: number[] } {
+  const { shape, values } = flattenNested(data, path);
+  return { values, nesting: shape.length > 1 ? shape : undefined };
 }
 
 /**
@@ -55,12 +56,13 @@ export function toTypedData(
   dtype: TensorDType,
   path: string,
   integerRange: readonly [number, number] = [INT32_MIN, INT32_MAX],
+  nesting?: readonly number[],
 ): TensorData {
   const data = allocate(dtype, values.length);
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     const problem = problemOf(value, dtype, integerRange);
-    if (problem) throw InvalidInputError.at(`${path}[${i}]`, problem);
+    if (problem) throw InvalidInputError.at(elementPath(path, i, nesting), problem);
     data[i] = typeof value === 'boolean' ? Number(value) : (value as number);
   }
   return data;
@@ -88,8 +90,38 @@ function allocate(dtype: TensorDType, size: number): TensorData {
   return new Float32Array(size);
 }
 
-/** A model input's tensor from JSON values and a shape, checked against the input's spec. */
-export function hostTensor(spec: TensorSpec, shape: number[], values: readonly unknown[], path: string, integerRange?: readonly [number, number]): HostTensor {
+/**
+ * Where the value at a flat index sits in the request: `data[5]` for flat values; for values
+ * given as nested lists (`nesting` is their shape), `instances[1][2]`, and a `[*]` in the path
+ * (one row per request item) takes the row index: `instances[1].name[2]`.
+ */
+export function elementPath(path: string, index: number, nesting?: readonly number[]): string {
+  if (!nesting || nesting.length === 0) return `${path}[${index}]`;
+  const indices: number[] = [];
+  let rest = index;
+  for (let d = nesting.length - 1; d >= 0; d--) {
+    indices.unshift(rest % nesting[d]);
+    rest = Math.floor(rest / nesting[d]);
+  }
+  if (path.includes('[*]')) {
+    const [row, ...inner] = indices;
+    return `${path.replace('[*]', `[${row}]`)}${inner.map((i) => `[${i}]`).join('')}`;
+  }
+  return `${path}${indices.map((i) => `[${i}]`).join('')}`;
+}
+
+/**
+ * A model input's tensor from JSON values and a shape, checked against the input's spec.
+ * `nesting` is the shape of the nested lists the values came in, if they did.
+ */
+export function hostTensor(
+  spec: TensorSpec,
+  shape: number[],
+  values: readonly unknown[],
+  path: string,
+  integerRange?: readonly [number, number],
+  nesting?: readonly number[],
+): HostTensor {
   const size = shape.reduce((n, d) => n * d, 1);
   if (size !== values.length) {
     throw InvalidInputError.at(path, `holds ${values.length} values but shape [${shape}] needs ${size}`);
@@ -97,7 +129,7 @@ export function hostTensor(spec: TensorSpec, shape: number[], values: readonly u
   if (spec.dtype !== 'float32' && spec.dtype !== 'int32' && spec.dtype !== 'bool') {
     throw InvalidInputError.at(path, `feeds input "${spec.name}" of dtype ${spec.dtype}, which this server cannot take from JSON`);
   }
-  return { dtype: spec.dtype, shape, data: toTypedData(values, spec.dtype, path, integerRange) };
+  return { dtype: spec.dtype, shape, data: toTypedData(values, spec.dtype, path, integerRange, nesting) };
 }
 
 /** Row-major values as nested lists of the given shape (TF Serving's JSON form). */

@@ -193,7 +193,8 @@ export class OpenInferenceController {
       if (!accepted.includes(datatype)) {
         throw InvalidInputError.at(`${path}.datatype`, `${datatype} cannot feed input "${spec.name}", which takes ${datatypeOf(spec.dtype)}${accepted.length > 1 ? ` (or ${accepted.slice(1).join(', ')})` : ''}`);
       }
-      inputs[input.name] = hostTensor(spec, input.shape, flattenData(input.data, `${path}.data`), `${path}.data`, integerRangeOf(datatype));
+      const { values, nesting } = flattenData(input.data, `${path}.data`);
+      inputs[input.name] = hostTensor(spec, input.shape, values, `${path}.data`, integerRangeOf(datatype), nesting);
     });
     const { outputs } = await this.inference.infer(served, inputs, request.outputs?.map((o) => o.name));
     return {

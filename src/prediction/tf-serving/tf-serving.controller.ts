@@ -250,7 +250,7 @@ function rowInputs(specs: TensorSpec[], instances: unknown[]): NamedTensors {
       : instances;
     const path = named ? `instances[*].${spec.name}` : 'instances';
     const { shape, values } = flattenNested(stacked, path);
-    inputs[spec.name] = hostTensor(spec, shape, values, path);
+    inputs[spec.name] = hostTensor(spec, shape, values, path, undefined, shape);
   }
   return inputs;
 }
@@ -273,7 +273,7 @@ function columnarInputs(specs: TensorSpec[], given: unknown): NamedTensors {
     const path = named ? `inputs.${spec.name}` : 'inputs';
     if (value === undefined) throw InvalidInputError.at(path, 'is missing');
     const { shape, values } = flattenNested(value, path);
-    inputs[spec.name] = hostTensor(spec, shape, values, path);
+    inputs[spec.name] = hostTensor(spec, shape, values, path, undefined, shape);
   }
   return inputs;
 }

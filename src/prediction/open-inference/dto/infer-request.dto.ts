@@ -20,15 +20,15 @@ const MAX_TENSORS = 256;
 
 export class InferInputDto {
   /** @example "standardize_input" */
-  @IsString()
   @Length(1, 256)
+  @IsString()
   name: string;
 
   /** @example [1, 4] */
-  @IsArray()
   @ArrayMaxSize(MAX_RANK)
-  @IsInt({ each: true })
   @Min(0, { each: true })
+  @IsInt({ each: true })
+  @IsArray()
   shape: number[];
 
   @ApiProperty({ enum: V2_DATATYPES, example: 'FP32' })
@@ -52,8 +52,8 @@ export class InferInputDto {
 
 export class InferOutputDto {
   /** @example "dense_Dense2/dense_Dense2" */
-  @IsString()
   @Length(1, 256)
+  @IsString()
   name: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
@@ -69,8 +69,8 @@ export class InferRequestDto {
    * @example "42"
    */
   @IsOptional()
-  @IsString()
   @Length(0, 256)
+  @IsString()
   id?: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
@@ -78,19 +78,19 @@ export class InferRequestDto {
   @IsObject()
   parameters?: Record<string, unknown>;
 
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayMaxSize(MAX_TENSORS)
   @ValidateNested({ each: true })
   @Type(() => InferInputDto)
+  @ArrayNotEmpty()
+  @ArrayMaxSize(MAX_TENSORS)
+  @IsArray()
   inputs: InferInputDto[];
 
   /** The outputs to return; all of them when absent. */
   @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(MAX_TENSORS)
   @ValidateNested({ each: true })
   @Type(() => InferOutputDto)
+  @ArrayMaxSize(MAX_TENSORS)
+  @IsArray()
   outputs?: InferOutputDto[];
 }
 

@@ -8,8 +8,8 @@ const MAX_ROWS = 1_000_000;
 export class PredictRequestDto {
   /** Only the default signature is served; `serving_default` and an empty name select it. */
   @IsOptional()
-  @IsString()
   @MaxLength(256)
+  @IsString()
   signature_name?: string;
 
   @ApiPropertyOptional({
@@ -19,9 +19,9 @@ export class PredictRequestDto {
     example: [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]],
   })
   @ValidateIf((request: PredictRequestDto) => request.instances !== undefined)
-  @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_ROWS)
+  @IsArray()
   instances?: unknown[];
 
   @ApiPropertyOptional({
@@ -35,8 +35,8 @@ export class PredictRequestDto {
 /** TF Serving's classify request: tf.Example-like objects of named features. */
 export class ClassifyRequestDto {
   @IsOptional()
-  @IsString()
   @MaxLength(256)
+  @IsString()
   signature_name?: string;
 
   @ApiPropertyOptional({ description: 'Features shared by every example.', type: 'object', additionalProperties: true })
@@ -50,9 +50,9 @@ export class ClassifyRequestDto {
     items: { type: 'object', additionalProperties: true },
     example: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }],
   })
-  @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_ROWS)
   @IsObject({ each: true })
+  @IsArray()
   examples: Record<string, unknown>[];
 }
