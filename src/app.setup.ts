@@ -20,6 +20,9 @@ export const DOCS_PATH = 'docs';
  */
 export const NEST_APPLICATION_OPTIONS: NestApplicationOptions = { bodyParser: false, abortOnError: false };
 
+/** Routes that run inference: the ones admission control counts. */
+const INFERENCE_ROUTE = /^\/(prediction|models\/[^/]+(\/versions\/[^/]+)?\/prediction|v2\/models\/.+\/infer|v1\/models\/.+:(predict|classify))\/?(\?|$)/;
+
 /** Protocol routes whose errors are `{"error": "..."}`. */
 const PROTOCOL_ROUTE = /^\/v[12](\/|\?|$)/;
 
@@ -75,6 +78,21 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
       fastify.server.closeAllConnections();
     }, config.http.drainTimeoutMs);
     drain.unref();
+    done();
+  });
+  // Admission control: past MAX_IN_FLIGHT_REQUESTS inference requests, answer 503 before
+  // reading the body, so the refusal costs next to nothing and the admitted requests keep
+  // their latency. The count drops when each answer is sent or the client goes away.
+  let inFlight = 0;
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'POST' || !INFERENCE_ROUTE.test(request.url)) return done();
+    if (inFlight >= config.http.maxInFlightRequests) {
+      const message = `the server has ${inFlight} inference requests in flight, its limit; retry shortly`;
+      void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, message, request.id));
+      return;
+    }
+    inFlight++;
+    reply.raw.once('close', () => inFlight--);
     done();
   });
   fastify.addHook('onSend', (request, reply, payload, done) => {

@@ -10,6 +10,7 @@ export const httpConfig = registerAs('http', () => {
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
     requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
     drainTimeoutMs: env.SHUTDOWN_DRAIN_TIMEOUT_MS,
+    maxInFlightRequests: env.MAX_IN_FLIGHT_REQUESTS,
     shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
     serviceName: env.SERVICE_NAME,
   };

@@ -129,6 +129,15 @@ export class EnvironmentVariables {
   @IsInt()
   MAX_QUEUE_SIZE = 2048;
 
+  /**
+   * Most inference requests in flight (received, not yet answered) per process; more are
+   * answered 503 at once, before their bodies are read, so an overloaded replica stays responsive.
+   */
+  @Min(1)
+  @Max(1_000_000)
+  @IsInt()
+  MAX_IN_FLIGHT_REQUESTS = 256;
+
   /** A request still waiting for its model after this long is answered 504, its rows not run. */
   @Min(1)
   @Max(600_000)
@@ -158,6 +167,7 @@ const INTEGER_VARIABLES = new Set<string>([
   'MAX_QUEUE_DELAY_MS',
   'MAX_QUEUE_SIZE',
   'REQUEST_TIMEOUT_MS',
+  'MAX_IN_FLIGHT_REQUESTS',
   'SHUTDOWN_DRAIN_TIMEOUT_MS',
 ]);
 

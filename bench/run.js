@@ -1,0 +1,290 @@
+#!/usr/bin/env node
+'use strict';
+// The benchmark: `npm run bench`. Starts each stack on 127.0.0.1, loads it with wrk, stops it,
+// and prints one table with the ratios the targets are stated in (bench/README.md).
+//
+// Stacks (2 replicas of the built service, or 2 bare Fastify processes, behind nginx rendered
+// from the repository's nginx/nginx.conf with loopback upstreams):
+//   iris-batch      POST /prediction, iris, dynamic batching on (the default)
+//   iris-nobatch    the same with BATCHING_ENABLED=false
+//   ceiling         2 bare Fastify processes answering a constant: the HTTP ceiling
+//   mlp-batch       POST /v2/models/mlp/infer, a 784-512-512-10 dense network, batching on
+//   mlp-nobatch     the same, batching off
+// and an overload run: 512 connections straight at one replica with a small queue.
+//
+// Knobs (environment): DURATION (10 s per row), WARMUP (3 s), STACKS (all), CONNS_IRIS
+// ("1 8 64"), CONNS_MLP ("1 8 32 64"), OVERLOAD (1 runs it, 0 skips it), PORT_BASE (18300).
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { cpus, tmpdir, totalmem } = require('node:os');
+const { join } = require('node:path');
+const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
+
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'dist', 'main.js');
+const DURATION = Number(process.env.DURATION ?? 10);
+const WARMUP = Number(process.env.WARMUP ?? 3);
+const STACKS = (process.env.STACKS ?? 'iris-batch iris-nobatch ceiling mlp-batch mlp-nobatch').split(/\s+/).filter(Boolean);
+const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number);
+const CONNS_MLP = (process.env.CONNS_MLP ?? '1 8 32 64').split(/\s+/).map(Number);
+const OVERLOAD = process.env.OVERLOAD !== '0';
+const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
+const MLP_WIDTH = 784;
+
+const IRIS_BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
+
+const children = new Set();
+const log = (...args) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${args.join(' ')}\n`);
+
+function stopAll() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+}
+process.on('exit', stopAll);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+function ensureTools() {
+  const missing = [];
+  if (!nginxBinary()) missing.push('nginx');
+  if (spawnSync('which', ['wrk']).status !== 0) missing.push('wrk');
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`install ${missing.join(' and ')} first (apt-get install ${missing.join(' ')})`);
+  log(`installing ${missing.join(', ')}`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function start(label, command, args, env = {}) {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  child.on('exit', (code) => {
+    children.delete(child);
+    if (code && code !== 0 && !child.stopping) log(`${label} exited with ${code}: ${stderr}`);
+  });
+  children.add(child);
+  return child;
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  child.stopping = true;
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitFor(url, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The heavier model: a 784-512-512-10 dense network with random weights, saved as `mlp/1`. */
+function writeMlp(repository) {
+  const script = `
+    const tf = require('@tensorflow/tfjs');
+    tf.enableProdMode();
+    const { directorySaveHandler } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ name: 'hidden1', inputShape: [${MLP_WIDTH}], units: 512, activation: 'relu' }),
+      tf.layers.dense({ name: 'hidden2', units: 512, activation: 'relu' }),
+      tf.layers.dense({ name: 'scores', units: 10, activation: 'softmax' }),
+    ] });
+    model.save(directorySaveHandler(${JSON.stringify(join(repository, 'mlp', '1'))})).then(() => process.exit(0));`;
+  execFileSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: 'inherit' });
+}
+
+function luaPost(dir, name, path, body) {
+  const file = join(dir, `${name}.lua`);
+  const report = readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8');
+  writeFileSync(
+    file,
+    `wrk.method = "POST"\nwrk.path = ${JSON.stringify(path)}\nwrk.body = ${luaString(body)}\n` +
+      `wrk.headers["Content-Type"] = "application/json"\n${report}`,
+  );
+  return file;
+}
+
+function luaString(text) {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** One wrk run; returns req/s, p50/p99 in ms, non-2xx and socket errors. */
+function wrk(url, script, conns, seconds) {
+  const threads = Math.min(2, conns);
+  const out = execFileSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, url], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT'));
+  if (!line) throw new Error(`wrk printed no result:\n${out}`);
+  const fields = Object.fromEntries(line.split(' ').slice(1).map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))));
+  return {
+    rps: fields.requests / (fields.duration_us / 1e6),
+    p50: fields.p50_us / 1000,
+    p99: fields.p99_us / 1000,
+    non2xx: fields.non2xx,
+    errors: fields.connect + fields.read + fields.write + fields.timeout,
+  };
+}
+
+async function stackOf(name, repository, ports) {
+  const [nginxPort, a, b] = ports;
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const replicas = [];
+  if (name === 'ceiling') {
+    for (const port of [a, b]) replicas.push(start(`ceiling:${port}`, process.execPath, [join(__dirname, 'ceiling-server.js'), String(port)]));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  } else {
+    const batching = name.endsWith('-batch') ? 'true' : 'false';
+    for (const port of [a, b]) {
+      replicas.push(
+        start(`replica:${port}`, process.execPath, [MAIN], {
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          MODEL_REPOSITORY: repository,
+          BATCHING_ENABLED: batching,
+          LOG_LEVEL: 'warn',
+          MODEL_POLL_INTERVAL_MS: '0',
+        }),
+      );
+    }
+    for (const port of [a, b]) await waitFor(`http://127.0.0.1:${port}/health/ready`);
+  }
+  // The load comes from one address: the per-client rate limit is lifted for the run.
+  const config = renderLocalConfig({ dir, port: nginxPort, upstreams: [a, b], burst: false, bufferedLog: true });
+  const nginx = startNginx(config, dir);
+  children.add(nginx);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return {
+    url: `http://127.0.0.1:${nginxPort}`,
+    dir,
+    async close() {
+      nginx.kill('SIGQUIT');
+      await Promise.all(replicas.map(stop));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** 512 connections straight at one replica with a small queue: only 200, 503 and 504. */
+async function overload(repository, port) {
+  const child = start('overload', process.execPath, [MAIN], {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    MODEL_REPOSITORY: repository,
+    MAX_QUEUE_SIZE: '32',
+    LOG_LEVEL: 'warn',
+    MODEL_POLL_INTERVAL_MS: '0',
+  });
+  await waitFor(`http://127.0.0.1:${port}/health/ready`);
+  const { runLoad } = require('./load.js');
+  const body = JSON.stringify(mlpBody());
+  const result = await runLoad({ url: `http://127.0.0.1:${port}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION });
+  const alive = (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
+  await stop(child);
+  return { ...result, alive };
+}
+
+function mlpBody() {
+  const data = Array.from({ length: MLP_WIDTH }, (_, i) => ((i * 37) % 255) / 255);
+  return { inputs: [{ name: 'hidden1_input', shape: [1, MLP_WIDTH], datatype: 'FP32', data }] };
+}
+
+const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+async function main() {
+  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "npm run build" first ("npm run bench" does)');
+  ensureTools();
+  const work = mkdtempSync(join(tmpdir(), 'bench-'));
+  const repository = join(work, 'models');
+  cpSync(join(ROOT, 'models', 'iris'), join(repository, 'iris'), { recursive: true });
+  writeMlp(repository);
+  const scripts = {
+    iris: luaPost(work, 'iris', '/prediction', IRIS_BODY),
+    mlp: luaPost(work, 'mlp', '/v2/models/mlp/infer', JSON.stringify(mlpBody())),
+  };
+  const results = {};
+  let offset = 0;
+  for (const name of STACKS) {
+    const ports = [0, 1, 2].map((i) => PORT_BASE + offset + i);
+    offset += 3;
+    const model = name.startsWith('mlp') ? 'mlp' : 'iris';
+    const conns = model === 'mlp' ? CONNS_MLP : CONNS_IRIS;
+    log(`${name}: starting`);
+    const stack = await stackOf(name, repository, ports);
+    try {
+      for (const c of conns) {
+        wrk(`${stack.url}/`, scripts[model], c, WARMUP);
+        const row = wrk(`${stack.url}/`, scripts[model], c, DURATION);
+        results[`${name}@${c}`] = row;
+        log(`${name} @${c}: ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, non-2xx ${row.non2xx}, errors ${row.errors}`);
+      }
+    } finally {
+      await stack.close();
+    }
+  }
+  let overloadResult;
+  if (OVERLOAD) {
+    log('overload: 512 connections, MAX_QUEUE_SIZE=32, one replica');
+    overloadResult = await overload(repository, PORT_BASE + offset);
+  }
+  rmSync(work, { recursive: true, force: true });
+  const report = table(results, overloadResult);
+  process.stdout.write(report);
+  const resultsDir = join(__dirname, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.md`), report);
+}
+
+function table(results, overloadResult) {
+  const lines = [];
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up`);
+  lines.push('');
+  lines.push('| stack | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const [key, r] of Object.entries(results)) {
+    const [name, conns] = key.split('@');
+    lines.push(`| ${name} | ${conns} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} |`);
+  }
+  lines.push('');
+  const ratio = (a, b) => (results[a] && results[b] ? results[a].rps / results[b].rps : NaN);
+  const delta = (a, b) => (results[a] && results[b] ? results[a].p50 - results[b].p50 : NaN);
+  lines.push('| ratio | value | target |');
+  lines.push('|---|---:|---|');
+  lines.push(`| iris (batching on) / HTTP ceiling, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | >= 0.6, no errors |`);
+  lines.push(`| iris batching on / off, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'iris-nobatch@64'), 2)} | |`);
+  for (const c of [32, 64]) {
+    lines.push(`| mlp batching on / off, rows/s at ${c} connections | ${fmt(ratio(`mlp-batch@${c}`, `mlp-nobatch@${c}`), 2)} | >= 3 |`);
+  }
+  lines.push(`| iris p50 at 1 connection, batching on - off (ms) | ${fmt(delta('iris-batch@1', 'iris-nobatch@1'), 3)} | <= 1 |`);
+  lines.push(`| mlp p50 at 1 connection, batching on - off (ms) | ${fmt(delta('mlp-batch@1', 'mlp-nobatch@1'), 3)} | <= 1 |`);
+  if (overloadResult) {
+    const o = overloadResult;
+    lines.push('');
+    lines.push(`Overload: 512 connections at one replica (mlp, MAX_QUEUE_SIZE=32, REQUEST_TIMEOUT_MS=5000) for ${DURATION} s: ` +
+      `${o.counts[200] ?? 0} answered 200 (p50 ${fmt(o.p50[200], 1)} ms, p99 ${fmt(o.p99[200], 1)} ms), ` +
+      `${o.counts[503] ?? 0} refused 503 (p50 ${fmt(o.p50[503], 1)} ms, p99 ${fmt(o.p99[503], 1)} ms), ` +
+      `${o.counts[504] ?? 0} timed out 504, other statuses ${o.other}, socket errors ${o.errors}; ` +
+      `alive afterwards: ${o.alive ? 'yes' : 'NO'}.`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+main().catch((error) => {
+  log(`benchmark failed: ${error.stack ?? error}`);
+  process.exit(1);
+});
