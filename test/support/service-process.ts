@@ -30,7 +30,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Se
   if (!existsSync(BUILT_MAIN)) {
     throw new Error(`${BUILT_MAIN} is missing: run "npm run build" first ("npm test" does)`);
   }
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [BUILT_MAIN], {
     cwd: join(__dirname, '..', '..'),
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
