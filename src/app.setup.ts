@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import { NestApplicationOptions } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -57,6 +59,34 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     clientErrorHandler: answerClientError,
   });
   const fastify = adapter.getInstance();
+  void fastify.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        // Swagger UI at /docs: its scripts and styles are served from here; it styles inline.
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        // The service may be reached over plain HTTP (behind a proxy, or locally).
+        upgradeInsecureRequests: null,
+      },
+    },
+    // HSTS belongs to whoever terminates TLS (the proxy or ingress), not to this service.
+    strictTransportSecurity: false,
+  });
+  // Cross-origin browser requests only from the configured origins; none by default.
+  if (config.http.corsOrigins.length > 0) {
+    void fastify.register(cors, {
+      origin: config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization', REQUEST_ID_HEADER],
+      exposedHeaders: [REQUEST_ID_HEADER, 'retry-after'],
+      maxAge: 600,
+    });
+  }
   // JSON only: every other content type (text/plain included, which Fastify takes by
   // default) is answered 415.
   fastify.removeAllContentTypeParsers();

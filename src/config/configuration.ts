@@ -11,6 +11,7 @@ export const httpConfig = registerAs('http', () => {
     requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
     drainTimeoutMs: env.SHUTDOWN_DRAIN_TIMEOUT_MS,
     maxInFlightRequests: env.MAX_IN_FLIGHT_REQUESTS,
+    corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((origin) => origin.trim()) : [],
     shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
     serviceName: env.SERVICE_NAME,
   };

@@ -144,6 +144,16 @@ export class EnvironmentVariables {
   @IsInt()
   REQUEST_TIMEOUT_MS = 5000;
 
+  /**
+   * Browser origins allowed to call the API (CORS), comma-separated (`https://app.example.com`),
+   * or `*`; unset, no cross-origin browser request is allowed.
+   */
+  @IsOptional()
+  @Matches(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(,\s*https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)*)$/, {
+    message: 'CORS_ORIGINS must be "*" or a comma-separated list of origins such as https://app.example.com',
+  })
+  CORS_ORIGINS?: string;
+
   /** Bearer token of the model management routes; unset turns them off. */
   @IsOptional()
   @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters long' })
@@ -153,7 +163,7 @@ export class EnvironmentVariables {
 }
 
 /** Every variable read, including optional ones that have no default. */
-const ENVIRONMENT_KEYS = [...Object.keys(new EnvironmentVariables()), 'ADMIN_TOKEN'];
+const ENVIRONMENT_KEYS = [...Object.keys(new EnvironmentVariables()), 'ADMIN_TOKEN', 'CORS_ORIGINS'];
 
 const INTEGER_VARIABLES = new Set<string>([
   'PORT',

@@ -54,7 +54,7 @@ export class Batcher {
   private delayTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private readonly mergeable: boolean;
-  private onDrained?: () => void;
+  private readonly drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly run: (inputs: NamedTensors) => Promise<NamedTensors>,
@@ -98,7 +98,7 @@ export class Batcher {
   /** Resolves once nothing is queued or running. */
   drained(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.onDrained = resolve));
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** Decides whether to dispatch now, later, or when the running batch ends. */
@@ -155,8 +155,7 @@ export class Batcher {
     } else {
       clearTimeout(this.deadlineTimer);
       this.deadlineTimer = undefined;
-      this.onDrained?.();
-      this.onDrained = undefined;
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
 

@@ -96,7 +96,7 @@ class VersionEntry {
   loadedAt?: Date;
   loadMs?: number;
   private inFlight = 0;
-  private onIdle?: () => void;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -117,13 +117,13 @@ class VersionEntry {
     try {
       return await this.batcher.submit(inputs);
     } finally {
-      if (--this.inFlight === 0) this.onIdle?.();
+      if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 
   /** Resolves when no inference on this version is running. */
   idle(): Promise<void> {
-    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => (this.onIdle = resolve));
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   status(): ModelVersionStatus {
