@@ -35,6 +35,7 @@ const ROUTES: [string, string][] = [
   ['/health/live', 'get'],
   ['/health/ready', 'get'],
   ['/health/startup', 'get'],
+  ['/metrics', 'get'],
 ];
 
 describe('OpenAPI document and Swagger UI (end to end)', () => {
@@ -62,8 +63,9 @@ describe('OpenAPI document and Swagger UI (end to end)', () => {
     const statuses = Object.keys(operation.responses);
     expect(statuses).toContain('200');
     for (const status of statuses) {
-      const content = operation.responses[status].content?.['application/json'];
-      expect({ status, hasExample: Boolean(content?.example ?? content?.examples) }).toEqual({ status, hasExample: true });
+      const media = Object.values(operation.responses[status].content ?? {});
+      const hasExample = media.some((content) => Boolean(content.example ?? content.examples));
+      expect({ status, hasExample }).toEqual({ status, hasExample: true });
     }
   });
 

@@ -3,10 +3,10 @@ import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { STATUS_CODES } from 'node:http';
 import { ErrorResponseDto } from './error-response.dto';
 
-/** What each error status means on this service's routes, with an example message. */
-const ERRORS: Record<number, { description: string; message: string }> = {
+/** What each error status means, with an example message: one catalogue for every protocol. */
+const ERRORS = {
   400: {
-    description: 'The request is invalid: a body or query that is malformed, a missing, unknown or ill-typed field, a value out of range, or a row that does not fit the model.',
+    description: 'The request is invalid: a body or query that is malformed, a missing, unknown or ill-typed field, a value out of range, or a tensor or row that does not fit the model (shape, datatype, input name).',
     message: 'features: has 5 values; model "iris" takes 4 (sepal_length, sepal_width, petal_length, petal_width)',
   },
   401: { description: 'The bearer token is missing or wrong.', message: 'the bearer token is not valid' },
@@ -14,13 +14,22 @@ const ERRORS: Record<number, { description: string; message: string }> = {
   404: { description: 'No such model or version in the repository.', message: 'model "flowers" is not in the repository' },
   413: { description: 'The body is larger than BODY_LIMIT_BYTES.', message: 'request body is larger than the limit of 1048576 bytes' },
   415: { description: 'The body is not JSON.', message: 'unsupported content type "text/plain"; send application/json' },
-  422: { description: 'The model was asked to load, but no version of it could.', message: 'model "iris" could not load: version 2 is UNAVAILABLE: weight shards hold 596 bytes but the manifest describes 604 (missing or truncated shard?)' },
+  422: {
+    description: 'The model was asked to load, but no version of it could.',
+    message: 'model "broken" could not load: version 1 is UNAVAILABLE: weight shard "group1-shard2of2.bin" listed in model.json is missing',
+  },
   500: { description: 'An unexpected fault; the details are in the log under the request id.', message: 'internal error' },
-  503: { description: 'The model is not loaded yet, or the service is shutting down.', message: 'model "iris" version 1 is LOADING' },
+  503: {
+    description: 'Not available: the model is loading, failed to load or is unloaded, the service is shutting down, or it is overloaded (Retry-After says when to try again).',
+    message: 'model "iris" version 1 is LOADING',
+  },
+  504: { description: 'The request waited longer than REQUEST_TIMEOUT_MS for its model; its rows were not run.', message: 'the request waited 5003 ms for the model, past its deadline of 5000 ms' },
 };
 
-/** Documents the given error statuses with the shared error body and an example each. */
-export function ApiErrorResponses(...statuses: (keyof typeof ERRORS)[]): MethodDecorator & ClassDecorator {
+type ErrorStatus = keyof typeof ERRORS;
+
+/** Documents error statuses with the service's error body (`{statusCode, error, message, requestId}`). */
+export function ApiErrorResponses(...statuses: ErrorStatus[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ApiExtraModels(ErrorResponseDto),
     ...statuses.map((status) =>
@@ -30,12 +39,25 @@ export function ApiErrorResponses(...statuses: (keyof typeof ERRORS)[]): MethodD
         content: {
           'application/json': {
             schema: { $ref: getSchemaPath(ErrorResponseDto) },
-            example: {
-              statusCode: status,
-              error: STATUS_CODES[status],
-              message: ERRORS[status].message,
-              requestId: '5f0c1f0e-8d6b-4f43-9d4c-0c7f7e0a2b1d',
-            },
+            example: { statusCode: status, error: STATUS_CODES[status], message: ERRORS[status].message, requestId: '5f0c1f0e-8d6b-4f43-9d4c-0c7f7e0a2b1d' },
+          },
+        },
+      }),
+    ),
+  );
+}
+
+/** Documents error statuses in the `{"error": "..."}` body of the V2 and TF Serving protocols. */
+export function ApiProtocolErrors(...statuses: ErrorStatus[]): MethodDecorator {
+  return applyDecorators(
+    ...statuses.map((status) =>
+      ApiResponse({
+        status,
+        description: ERRORS[status].description,
+        content: {
+          'application/json': {
+            schema: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] },
+            example: { error: ERRORS[status].message },
           },
         },
       }),

@@ -1,6 +1,6 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProtocolErrors } from '../common/api-protocol-errors.decorator';
+import { ApiProtocolErrors } from '../common/api-error-responses.decorator';
 import { ModelRegistry } from '../model/model-registry';
 import { ShutdownState } from './shutdown-state';
 

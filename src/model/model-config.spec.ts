@@ -10,16 +10,9 @@ import {
   VersionPolicy,
 } from './model-config';
 import { ModelFormatError } from './model-errors';
+import { errorFrom } from '../../test/support/errors';
 
 /** The error `fn` throws or rejects with; fails the test if it does not. */
-async function errorFrom(fn: () => unknown): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error, but none was thrown');
-}
 
 describe('parseModelConfig', () => {
   it('gives the defaults (newest version only, no batching settings) for an empty object', () => {

@@ -18,6 +18,7 @@ import { InvalidInputError, ModelFormatError } from './model-errors';
 import { METADATA_JSON, TfjsModelLoader } from './model-loader';
 import type { HostTensor } from './model-types';
 import { createTfjsRuntime, TfjsRuntime } from './tfjs-runtime';
+import { errorFrom } from '../../test/support/errors';
 
 const BACKEND = 'cpu';
 const INPUT_WIDTH = 4;
@@ -45,14 +46,6 @@ function floatInput(rows: number, width: number): HostTensor {
 }
 
 /** The error `fn` throws or rejects with; fails the test if it does not. */
-async function errorFrom(fn: () => unknown): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error, but none was thrown');
-}
 
 describe(TfjsModelLoader.name, () => {
   let runtime: TfjsRuntime;

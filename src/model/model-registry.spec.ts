@@ -10,6 +10,7 @@ import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyErro
 import { ModelLoader } from './model-loader';
 import { ModelState, RepositoryModelRegistry } from './model-registry';
 import type { HostTensor, ModelSignature } from './model-types';
+import { errorFrom } from '../../test/support/errors';
 
 const MODEL = 'flowers';
 const OTHER = 'roses';
@@ -143,14 +144,6 @@ async function until(condition: () => boolean, timeoutMs = WAIT_MS): Promise<voi
 }
 
 /** The error `fn` throws or rejects with; fails the test if it does not. */
-async function errorFrom(fn: () => unknown): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error, but none was thrown');
-}
 
 describe(RepositoryModelRegistry.name, () => {
   let repository: string;

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AdminTokenGuard } from '../../common/admin-token.guard';
-import { ApiProtocolErrors } from '../../common/api-protocol-errors.decorator';
+import { ApiProtocolErrors } from '../../common/api-error-responses.decorator';
 import { ModelNamePipe, ModelVersionPipe } from '../../common/model-route-params';
 import { InvalidInputError } from '../../model/model-errors';
 import { ModelRegistry, ModelState } from '../../model/model-registry';
@@ -115,7 +115,7 @@ export class OpenInferenceController {
   @ApiParam(NAME)
   @ApiBody({ type: InferRequestDto, examples: { iris: { value: INFER_EXAMPLE } } })
   @ApiOkResponse({ type: InferResponseDto, example: INFER_RESPONSE })
-  @ApiProtocolErrors(400, 404, 413, 415, 500, 503)
+  @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
   infer(@Param('name', ModelNamePipe) name: string, @Body() request: InferRequestDto): Promise<InferResponseDto> {
     return this.run({ model: name }, request);
   }
@@ -127,7 +127,7 @@ export class OpenInferenceController {
   @ApiParam(VERSION)
   @ApiBody({ type: InferRequestDto, examples: { iris: { value: INFER_EXAMPLE } } })
   @ApiOkResponse({ type: InferResponseDto, example: INFER_RESPONSE })
-  @ApiProtocolErrors(400, 404, 413, 415, 500, 503)
+  @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
   inferVersion(
     @Param('name', ModelNamePipe) name: string,
     @Param('version', ModelVersionPipe) version: number,
