@@ -1,11 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validate } from 'class-validator';
+import { BadRequestException, Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiProtocolErrors } from '../../common/api-error-responses.decorator';
-import { describeValidationErrors } from '../../common/validation';
+import { validateBody } from '../../common/validation';
 import { ModelNamePipe, ModelVersionPipe } from '../../common/model-route-params';
-import { InvalidInputError, ModelNotFoundError } from '../../model/model-errors';
+import { InputProblem, InvalidInputError, ModelNotFoundError } from '../../model/model-errors';
 import { ModelRegistry, ModelState, ModelVersionStatus } from '../../model/model-registry';
 import type { HostTensor, TensorDType, TensorSpec } from '../../model/model-types';
 import { numberProblem } from '../feature-rows';
@@ -131,8 +129,8 @@ export class TfServingController {
   }
 
   private async dispatch(target: ModelTarget, verb: string, body: unknown): Promise<object> {
-    if (verb === 'predict') return this.predict(target, await validated(PredictRequestDto, body));
-    if (verb === 'classify') return this.classify(target, await validated(ClassifyRequestDto, body));
+    if (verb === 'predict') return this.predict(target, validated(PredictRequestDto, body));
+    if (verb === 'classify') return this.classify(target, validated(ClassifyRequestDto, body));
     throw new InvalidInputError(`:${verb} is not served here; TF.js models are served with :predict and :classify`);
   }
 
@@ -196,17 +194,16 @@ export class TfServingController {
 }
 
 /** The body checked against its DTO; the verb in the path decides which DTO, so the pipe cannot. */
-async function validated<T extends object>(type: new () => T, body: unknown): Promise<T> {
+function validated<T extends object>(type: new () => T, body: unknown): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidInputError('the request body must be a JSON object');
   }
-  const dto = plainToInstance(type, body);
-  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
-  if (errors.length > 0) {
-    const { message, details } = describeValidationErrors(errors);
+  try {
+    return validateBody(type, body);
+  } catch (error) {
+    const { message, details } = (error as BadRequestException).getResponse() as { message: string; details: InputProblem[] };
     throw new InvalidInputError(message, details);
   }
-  return dto;
 }
 
 function parseCall(call: string): { name: string; verb: string } {
