@@ -4,7 +4,8 @@ import { startService, ServiceProcess, waitFor200 } from './support/service-proc
 const SETOSA_ROW = [5.1, 3.5, 1.4, 0.2];
 const VIRGINICA_ROW = [6.3, 3.3, 6.0, 2.5];
 const IN_FLIGHT = 6;
-const BATCH_ROWS = 500;
+// Six requests of 300 rows fit the default queue (MAX_QUEUE_SIZE, 2048 rows).
+const BATCH_ROWS = 300;
 const START_TIMEOUT_MS = 30_000;
 const MAX_EXIT_LAG_MS = 3_000;
 
@@ -76,7 +77,7 @@ describe('the built service as a process', () => {
     const code = await service.exited;
     const exitedAt = Date.now();
 
-    expect(answers.map((a) => a.status)).toEqual(Array(IN_FLIGHT).fill(200));
+    expect(answers.map((a) => (a.status === 200 ? 200 : `${a.status} ${a.body}`))).toEqual(Array(IN_FLIGHT).fill(200));
     for (const answer of answers) {
       const predictions = JSON.parse(answer.body).predictions.map((p: { prediction: string }) => p.prediction);
       expect(predictions.slice(0, 2)).toEqual(['setosa', 'virginica']);
@@ -89,5 +90,40 @@ describe('the built service as a process', () => {
     const logs = service.output().trim().split('\n').map((line) => JSON.parse(line));
     expect(logs.some((line) => String(line.msg).startsWith('shutting down (SIGTERM)'))).toBe(true);
     expect(logs.some((line) => String(line.msg).includes('unloaded'))).toBe(true);
+  }, 20_000);
+});
+
+describe('the built service with SHUTDOWN_DELAY_MS', () => {
+  const DELAY_MS = 1500;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    service = await startService({ SHUTDOWN_DELAY_MS: String(DELAY_MS) });
+    await waitFor200(`${service.baseUrl}/health/ready`, START_TIMEOUT_MS);
+  }, START_TIMEOUT_MS + 5_000);
+
+  afterAll(() => {
+    if (service.child.exitCode === null) service.child.kill('SIGKILL');
+  });
+
+  it('reports not ready at once on SIGTERM, keeps serving through the delay, then exits 0', async () => {
+    const signalled = Date.now();
+    service.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const ready = await fetch(`${service.baseUrl}/health/ready`);
+    const live = await fetch(`${service.baseUrl}/health/live`);
+    const prediction = await fetch(`${service.baseUrl}/prediction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ features: SETOSA_ROW }),
+    });
+    const code = await service.exited;
+
+    expect(ready.status).toBe(503);
+    expect(live.status).toBe(200);
+    expect(prediction.status).toBe(200);
+    expect(code).toBe(0);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(DELAY_MS);
   }, 20_000);
 });
