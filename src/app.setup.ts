@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -51,7 +52,9 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     http: { requestTimeout: config.http.requestTimeoutMs, connectionsCheckingInterval: 1000 },
     return503OnClosing: true,
     // `/v2/` is the Open Inference Protocol's server metadata route, as is `/v2`.
-    routerOptions: { ignoreTrailingSlash: true },
+    // Node's parser keeps every key as an own property (a `__proto__` parameter too, which the
+    // default parser drops), so unknown parameters are refused, not silently ignored.
+    routerOptions: { ignoreTrailingSlash: true, querystringParser: (query: string) => parseQuery(query) },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (malformed percent-encoding)' : 'the request is not valid';
       void reply.code(400).header(REQUEST_ID_HEADER, request.id).send(errorBody(request.url, 400, message, request.id));

@@ -19,7 +19,8 @@ export class FeatureQueryPipe implements PipeTransform<unknown, Record<string, n
     if (entries.length > MAX_ROW_WIDTH) {
       throw invalid('query', `has ${entries.length} parameters; at most ${MAX_ROW_WIDTH} are accepted`);
     }
-    const row: Record<string, number> = {};
+    // No prototype: a `__proto__` parameter stays a key, and is refused as an unknown feature.
+    const row: Record<string, number> = Object.create(null);
     for (const [name, raw] of entries) {
       if (name.length > MAX_FEATURE_NAME_LENGTH) {
         throw invalid('query', `has a parameter name of ${name.length} characters; names have at most ${MAX_FEATURE_NAME_LENGTH}`);

@@ -61,6 +61,11 @@ export class InferenceService {
       }
     }
     served.model.checkInputs(inputs);
+    for (const [name, tensor] of Object.entries(inputs)) {
+      if (tensor.data.length === 0) {
+        throw InvalidInputError.at(name, `has shape [${tensor.shape}], which holds no values; send at least one row`);
+      }
+    }
     const all = await served.infer(inputs);
     const selected = outputNames && outputNames.length > 0 ? outputNames : known;
     const outputs: NamedTensors = {};
