@@ -26,6 +26,10 @@ export const NEST_APPLICATION_OPTIONS: NestApplicationOptions = { bodyParser: fa
 /** Routes that run inference: the ones admission control counts. */
 const INFERENCE_ROUTE = /^\/(prediction|models\/[^/]+(\/versions\/[^/]+)?\/prediction|v2\/models\/.+\/infer|v1\/models\/.+:(predict|classify))\/?(\?|$)/;
 
+/** Route patterns whose bodies carry tensors or rows (`/v1/models/:call` is `{name}:predict`). */
+const TENSOR_ROUTE = /^\/(prediction|models\/:name(\/versions\/:version)?\/prediction|v2\/models\/:name(\/versions\/:version)?\/infer|v1\/models\/(:name\/versions\/)?:call)\/?$/;
+const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
+
 /** Protocol routes whose errors are `{"error": "..."}`. */
 const PROTOCOL_ROUTE = /^\/v[12](\/|\?|$)/;
 
@@ -90,6 +94,11 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
       maxAge: 600,
     });
   }
+  // Per-route body limits: BODY_LIMIT_BYTES for the routes that take tensors; the other POST
+  // routes (model management) take no body worth more than a few bytes.
+  fastify.addHook('onRoute', (route) => {
+    if (!TENSOR_ROUTE.test(route.url)) route.bodyLimit = SMALL_BODY_LIMIT_BYTES;
+  });
   // JSON only: every other content type (text/plain included, which Fastify takes by
   // default) is answered 415.
   fastify.removeAllContentTypeParsers();

@@ -81,3 +81,39 @@ describe('security headers and CORS (end to end)', () => {
     });
   });
 });
+
+describe('body limits per route (end to end)', () => {
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    app = await createTestApp({ env: { ADMIN_TOKEN: 'a-test-admin-token-0123456789' } });
+    await waitUntilReady(app);
+  });
+
+  afterAll(() => app.close());
+
+  it('takes at most 16 KiB on the model management routes', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/models/iris/reload',
+      headers: { authorization: 'Bearer a-test-admin-token-0123456789', 'content-type': 'application/json' },
+      payload: JSON.stringify({ padding: 'x'.repeat(20_000) }),
+    });
+
+    expect(response.statusCode).toBe(413);
+    expect(response.json().message).toBe('request body is larger than the limit of 16384 bytes');
+  });
+
+  it.each([
+    ['/prediction', { instances: Array.from({ length: 990 }, () => [5.15, 3.55, 1.45, 0.25]) }],
+    ['/v1/models/iris:predict', { instances: Array.from({ length: 990 }, () => [5.15, 3.55, 1.45, 0.25]) }],
+    ['/v2/models/iris/infer', { inputs: [{ name: 'standardize_input', shape: [990, 4], datatype: 'FP32', data: Array.from({ length: 3960 }, () => 1.25) }] }],
+  ])('takes bodies past 16 KiB on %s', async (url, body) => {
+    const payload = JSON.stringify(body);
+    expect(payload.length).toBeGreaterThan(16 * 1024);
+
+    const response = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+
+    expect(response.statusCode).toBe(200);
+  });
+});

@@ -40,7 +40,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const { httpAdapter } = this.adapterHost;
     const context = host.switchToHttp();
-    const request = context.getRequest<{ id?: string; headers?: Record<string, unknown> }>();
+    const request = context.getRequest<{ id?: string; headers?: Record<string, unknown>; routeOptions?: { bodyLimit?: number } }>();
     const response = context.getResponse();
     const requestId = String(request.id ?? '');
 
@@ -48,7 +48,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       httpAdapter.reply(response, exception.getResponse(), exception.getStatus());
       return;
     }
-    const { status, message, details, retryAfter } = this.describe(exception, request.headers);
+    const { status, message, details, retryAfter } = this.describe(exception, request.headers, request.routeOptions);
     if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE && status !== HttpStatus.GATEWAY_TIMEOUT) {
       this.logger.error(
         { requestId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception },
@@ -79,6 +79,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   private describe(
     exception: unknown,
     headers: Record<string, unknown> = {},
+    routeOptions?: { bodyLimit?: number },
   ): { status: number; message: string; details?: ErrorDetailDto[]; retryAfter?: string } {
     if (exception instanceof InvalidInputError) {
       return { status: HttpStatus.BAD_REQUEST, message: exception.message, details: exception.problems };
@@ -107,7 +108,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     // Fastify's own errors (body parsing, limits) arrive with terse messages: say more.
     if (status === HttpStatus.PAYLOAD_TOO_LARGE) {
-      return { status, message: `request body is larger than the limit of ${this.bodyLimitBytes} bytes` };
+      const limit = routeOptions?.bodyLimit ?? this.bodyLimitBytes;
+      return { status, message: `request body is larger than the limit of ${limit} bytes` };
     }
     if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) {
       const type = String(headers['content-type'] ?? '').slice(0, 100);
