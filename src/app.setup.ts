@@ -3,13 +3,13 @@ import { STATUS_CODES } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import { NestApplicationOptions } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { parseJsonBody } from './common/json-body';
+import { securityHeaders } from './common/security-headers';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import type { AllConfig } from './config/configuration';
 import { packageVersion } from './config/server-info';
@@ -66,24 +66,6 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     clientErrorHandler: answerClientError,
   });
   const fastify = adapter.getInstance();
-  void fastify.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        // Swagger UI at /docs: its scripts and styles are served from here; it styles inline.
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-        // The service may be reached over plain HTTP (behind a proxy, or locally).
-        upgradeInsecureRequests: null,
-      },
-    },
-    // HSTS belongs to whoever terminates TLS (the proxy or ingress), not to this service.
-    strictTransportSecurity: false,
-  });
   // Cross-origin browser requests only from the configured origins; none by default.
   if (config.http.corsOrigins.length > 0) {
     void fastify.register(cors, {
@@ -137,7 +119,9 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     reply.raw.once('close', () => inFlight--);
     done();
   });
+  const security = securityHeaders();
   fastify.addHook('onSend', (request, reply, payload, done) => {
+    reply.headers(security);
     reply.header(REQUEST_ID_HEADER, request.id);
     if (closing) reply.header('connection', 'close');
     done(null, payload);
