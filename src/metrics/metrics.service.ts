@@ -8,6 +8,17 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 export type InferenceOutcome = 'success' | 'client_error' | 'rejected' | 'timed_out' | 'failed';
 
+export interface VersionMetrics {
+  success: Counter.Internal;
+  outcome(outcome: InferenceOutcome): Counter.Internal;
+  queueDuration: Histogram.Internal<string>;
+  computeDuration: Histogram.Internal<string>;
+  requestDuration: Histogram.Internal<string>;
+  batchSize: Histogram.Internal<string>;
+  queueDepth: Gauge.Internal<string>;
+  inFlight: Gauge.Internal<string>;
+}
+
 /**
  * The process's Prometheus registry and every metric the service exports, named after
  * Prometheus conventions (base units, `_total` counters, `_seconds` durations).
@@ -99,8 +110,48 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly versionMetrics = new Map<string, VersionMetrics>();
+  private readonly httpMetrics = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<string> }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * The metrics of one model version, bound to its labels once: prom-client hashes the label
+   * set on every call otherwise, and these are called several times per request.
+   */
+  forVersion(model: string, version: string): VersionMetrics {
+    const key = `${model}\u0000${version}`;
+    let bound = this.versionMetrics.get(key);
+    if (!bound) {
+      const labels = { model, version };
+      bound = {
+        success: this.inferenceRequests.labels({ ...labels, outcome: 'success' }),
+        outcome: (outcome) => this.inferenceRequests.labels({ ...labels, outcome }),
+        queueDuration: this.queueDuration.labels(labels),
+        computeDuration: this.computeDuration.labels(labels),
+        requestDuration: this.requestDuration.labels(labels),
+        batchSize: this.batchSize.labels(labels),
+        queueDepth: this.queueDepth.labels(labels),
+        inFlight: this.inFlight.labels(labels),
+      };
+      this.versionMetrics.set(key, bound);
+    }
+    return bound;
+  }
+
+  /** Counts and times one HTTP answer. */
+  observeHttp(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`;
+    let bound = this.httpMetrics.get(key);
+    if (!bound) {
+      const labels = { route, method, status: String(status) };
+      bound = { requests: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      this.httpMetrics.set(key, bound);
+    }
+    bound.requests.inc();
+    bound.duration.observe(seconds);
   }
 
   /** Adds a gauge whose value is read when Prometheus scrapes. */

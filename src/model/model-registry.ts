@@ -505,15 +505,14 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       maxQueueSize: own.maxQueueSize ?? this.batching.maxQueueSize,
       timeoutMs: this.batching.timeoutMs,
     };
-    const labels = { model: entry.name, version: String(version) };
-    const { metrics } = this;
+    const metrics = this.metrics.forVersion(entry.name, String(version));
     return new Batcher((inputs) => model.infer(inputs), model.signature, settings, {
-      depthChanged: (depth) => metrics.queueDepth.set(labels, depth),
+      depthChanged: (depth) => metrics.queueDepth.set(depth),
       batchRan: (rows, _requests, seconds) => {
-        metrics.batchSize.observe(labels, rows);
-        metrics.computeDuration.observe(labels, seconds);
+        metrics.batchSize.observe(rows);
+        metrics.computeDuration.observe(seconds);
       },
-      requestDone: (seconds) => metrics.queueDuration.observe(labels, seconds),
+      requestDone: (seconds) => metrics.queueDuration.observe(seconds),
     });
   }
 

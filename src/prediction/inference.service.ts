@@ -37,19 +37,19 @@ export class InferenceService {
   }
 
   async infer(served: ServedModel, inputs: NamedTensors, outputNames?: readonly string[]): Promise<InferenceResult> {
-    const labels = { model: served.name, version: String(served.version) };
+    const metrics = this.metrics.forVersion(served.name, String(served.version));
     const started = performance.now();
-    this.metrics.inFlight.inc(labels);
+    metrics.inFlight.inc();
     try {
       const result = await this.run(served, inputs, outputNames);
-      this.metrics.inferenceRequests.inc({ ...labels, outcome: 'success' });
-      this.metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
+      metrics.success.inc();
+      metrics.requestDuration.observe((performance.now() - started) / 1000);
       return result;
     } catch (error) {
-      this.metrics.inferenceRequests.inc({ ...labels, outcome: outcomeOf(error) });
+      metrics.outcome(outcomeOf(error)).inc();
       throw error;
     } finally {
-      this.metrics.inFlight.dec(labels);
+      metrics.inFlight.dec();
     }
   }
 
