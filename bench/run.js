@@ -19,6 +19,7 @@ const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeF
 const { cpus, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
+const { MLP_WIDTH, writeMlp } = require('./mlp.js');
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
@@ -29,7 +30,6 @@ const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number)
 const CONNS_MLP = (process.env.CONNS_MLP ?? '1 8 32 64').split(/\s+/).map(Number);
 const OVERLOAD = process.env.OVERLOAD !== '0';
 const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
-const MLP_WIDTH = 784;
 
 const IRIS_BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 
@@ -87,21 +87,6 @@ async function waitFor(url, timeoutMs = 60_000) {
     if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** The heavier model: a 784-512-512-10 dense network with random weights, saved as `mlp/1`. */
-function writeMlp(repository) {
-  const script = `
-    const tf = require('@tensorflow/tfjs');
-    tf.enableProdMode();
-    const { directorySaveHandler } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});
-    const model = tf.sequential({ layers: [
-      tf.layers.dense({ name: 'hidden1', inputShape: [${MLP_WIDTH}], units: 512, activation: 'relu' }),
-      tf.layers.dense({ name: 'hidden2', units: 512, activation: 'relu' }),
-      tf.layers.dense({ name: 'scores', units: 10, activation: 'softmax' }),
-    ] });
-    model.save(directorySaveHandler(${JSON.stringify(join(repository, 'mlp', '1'))})).then(() => process.exit(0));`;
-  execFileSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: 'inherit' });
 }
 
 function luaPost(dir, name, path, body) {
@@ -210,7 +195,7 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'bench-'));
   const repository = join(work, 'models');
   cpSync(join(ROOT, 'models', 'iris'), join(repository, 'iris'), { recursive: true });
-  writeMlp(repository);
+  writeMlp(join(repository, 'mlp', '1'));
   const scripts = {
     iris: luaPost(work, 'iris', '/prediction', IRIS_BODY),
     mlp: luaPost(work, 'mlp', '/v2/models/mlp/infer', JSON.stringify(mlpBody())),

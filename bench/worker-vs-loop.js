@@ -13,7 +13,7 @@ const { join } = require('node:path');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 
 const ROOT = join(__dirname, '..');
-const WIDTH = 784;
+const { MLP_WIDTH: WIDTH, writeMlp } = require('./mlp.js');
 
 /** Loads the model folder with the service's own reader, on the WASM backend. */
 async function loadModel(directory) {
@@ -102,15 +102,7 @@ async function main() {
   const conns = (process.env.CONNS ?? '1 8 32 64').split(/\s+/).map(Number);
   const work = mkdtempSync(join(tmpdir(), 'worker-vs-loop-'));
   const directory = join(work, 'mlp');
-  execFileSync(process.execPath, ['-e', `
-    const tf = require('@tensorflow/tfjs');
-    tf.enableProdMode();
-    const { directorySaveHandler } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});
-    const model = tf.sequential({ layers: [
-      tf.layers.dense({ inputShape: [${WIDTH}], units: 512, activation: 'relu' }),
-      tf.layers.dense({ units: 512, activation: 'relu' }),
-      tf.layers.dense({ units: 10, activation: 'softmax' }) ] });
-    model.save(directorySaveHandler(${JSON.stringify(directory)})).then(() => process.exit(0));`], { cwd: ROOT });
+  writeMlp(directory);
   const script = join(work, 'post.lua');
   const body = JSON.stringify({ data: Array.from({ length: WIDTH }, (_, i) => (i % 255) / 255) });
   writeFileSync(script, `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n${readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8')}`);

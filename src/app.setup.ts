@@ -8,6 +8,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import type { Logger as Pino } from 'pino';
+import { errorBody } from './common/error-body';
 import { parseJsonBody } from './common/json-body';
 import { securityHeaders } from './common/security-headers';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
@@ -23,15 +24,12 @@ export const DOCS_PATH = 'docs';
  */
 export const NEST_APPLICATION_OPTIONS: NestApplicationOptions = { bodyParser: false, abortOnError: false };
 
-/** Routes that run inference: the ones admission control counts. */
-const INFERENCE_ROUTE = /^\/(prediction|models\/[^/]+(\/versions\/[^/]+)?\/prediction|v2\/models\/.+\/infer|v1\/models\/.+:(predict|classify))\/?(\?|$)/;
-
-/** Route patterns whose bodies carry tensors or rows (`/v1/models/:call` is `{name}:predict`). */
+/**
+ * Route patterns whose bodies carry tensors or rows (`/v1/models/:call` is `{name}:predict`):
+ * POSTs to them run inference, and admission control counts them.
+ */
 const TENSOR_ROUTE = /^\/(prediction|models\/:name(\/versions\/:version)?\/prediction|v2\/models\/:name(\/versions\/:version)?\/infer|v1\/models\/(:name\/versions\/)?:call)\/?$/;
 const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
-
-/** Protocol routes whose errors are `{"error": "..."}`. */
-const PROTOCOL_ROUTE = /^\/v[12](\/|\?|$)/;
 
 /**
  * The Fastify adapter with the service's HTTP settings: its pino logger (request logs carry
@@ -42,7 +40,7 @@ const PROTOCOL_ROUTE = /^\/v[12](\/|\?|$)/;
 export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapter {
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
-    // One line per request at info level would drown the state changes; see onResponse below.
+    // One line per request at info level would drown the state changes; see the debug hook below.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
@@ -109,7 +107,7 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   // their latency. The count drops when each answer is sent or the client goes away.
   let inFlight = 0;
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.method !== 'POST' || !INFERENCE_ROUTE.test(request.url)) return done();
+    if (request.method !== 'POST' || !TENSOR_ROUTE.test(request.routeOptions.url ?? '')) return done();
     if (inFlight >= config.http.maxInFlightRequests) {
       const message = `the server has ${inFlight} inference requests in flight, its limit; retry shortly`;
       void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, message, request.id));
@@ -126,19 +124,17 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  fastify.addHook('onResponse', (request, reply, done) => {
-    request.log.debug(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-      'request completed',
-    );
-    done();
-  });
+  // One line per answered request, only where it is logged: the hook costs on every request.
+  if (logger.isLevelEnabled('debug')) {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      request.log.debug(
+        { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+        'request completed',
+      );
+      done();
+    });
+  }
   return adapter;
-}
-
-function errorBody(url: string, status: number, message: string, requestId: string): object {
-  if (PROTOCOL_ROUTE.test(url)) return { error: message };
-  return { statusCode: status, error: STATUS_CODES[status], message, requestId };
 }
 
 /**
@@ -155,7 +151,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   const message =
     status === 431 ? 'the request headers are too large' : status === 408 ? 'the request took too long to arrive' : 'the request is not valid HTTP';
   const requestId = randomUUID();
-  const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message, requestId });
+  // No request was parsed, so no route is known: the service's own shape.
+  const body = JSON.stringify(errorBody('', status, message, requestId));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n${REQUEST_ID_HEADER}: ${requestId}\r\nConnection: close\r\n\r\n${body}`,

@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { HttpErrorFilter } from './http-error.filter';
-import { createValidationPipe } from './validation';
+import { BodyValidationPipe } from './validation';
 
 /** The request pipeline every route shares: validation and the error contract. */
 @Module({
   providers: [
-    { provide: APP_PIPE, useFactory: createValidationPipe },
+    { provide: APP_PIPE, useClass: BodyValidationPipe },
     { provide: APP_FILTER, useClass: HttpErrorFilter },
   ],
 })

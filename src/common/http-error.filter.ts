@@ -1,7 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
-import { STATUS_CODES } from 'node:http';
 import type { AllConfig } from '../config/configuration';
 import {
   DeadlineExceededError,
@@ -11,7 +10,8 @@ import {
   ModelNotReadyError,
   QueueFullError,
 } from '../model/model-errors';
-import type { ErrorDetailDto, ErrorResponseDto } from './error-response.dto';
+import { errorBody } from './error-body';
+import type { ErrorDetailDto } from './error-response.dto';
 
 /** Seconds a client should wait before retrying a model that is not ready. */
 const RETRY_AFTER_SECONDS = '5';
@@ -23,7 +23,7 @@ const QUEUE_RETRY_AFTER_SECONDS = '1';
  * Client errors say what was wrong and where; a 5xx says only "internal error", and its cause
  * goes to the log under the request id. Bodies that are not errors of this contract (the
  * health checks' reports) pass through unchanged. The V1 and V2 protocol routes answer their
- * own error shape, `{"error": "..."}`, with the same message.
+ * own error shape, `{"error": "..."}`, with the same message (see errorBody).
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
@@ -61,19 +61,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (status === HttpStatus.UNAUTHORIZED) {
       httpAdapter.setHeader(response, 'WWW-Authenticate', 'Bearer');
     }
-    if (usesErrorField(httpAdapter.getRequestUrl(request))) {
-      // The Open Inference Protocol and TF Serving answer every error as {"error": "..."}.
-      httpAdapter.reply(response, { error: bounded(message) }, status);
-      return;
-    }
-    const body: ErrorResponseDto = {
-      statusCode: status,
-      error: STATUS_CODES[status] ?? 'Error',
-      message: bounded(message),
-      ...(details && details.length > 0 ? { details } : {}),
-      requestId,
-    };
-    httpAdapter.reply(response, body, status);
+    httpAdapter.reply(response, errorBody(httpAdapter.getRequestUrl(request), status, message, requestId, details), status);
   }
 
   private describe(
@@ -122,18 +110,6 @@ export class HttpErrorFilter implements ExceptionFilter {
     const text = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
     return { status, message: text, details };
   }
-}
-
-/** Messages quote parts of the request (paths, names): keep an answer small whatever was sent. */
-const MAX_MESSAGE = 1000;
-
-function bounded(message: string): string {
-  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
-}
-
-/** Routes of the V1 (TF Serving) and V2 (Open Inference) protocols. */
-function usesErrorField(url: string): boolean {
-  return /^\/v[12](\/|\?|$)/.test(url);
 }
 
 /** A health check report (`{status, info, error, details}`) rather than an error message. */

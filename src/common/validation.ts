@@ -48,10 +48,6 @@ export function validateBody<T extends object>(type: new () => T, body: unknown)
   return instance;
 }
 
-export function createValidationPipe(): BodyValidationPipe {
-  return new BodyValidationPipe();
-}
-
 /** A plain object re-parented onto its class, and so on for the properties marked `@Type`. */
 function toInstance(type: new () => object, value: unknown): unknown {
   if (!isPlainObject(value)) return value;

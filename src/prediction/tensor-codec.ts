@@ -95,7 +95,7 @@ function allocate(dtype: TensorDType, size: number): TensorData {
  * given as nested lists (`nesting` is their shape), `instances[1][2]`, and a `[*]` in the path
  * (one row per request item) takes the row index: `instances[1].name[2]`.
  */
-export function elementPath(path: string, index: number, nesting?: readonly number[]): string {
+function elementPath(path: string, index: number, nesting?: readonly number[]): string {
   if (!nesting || nesting.length === 0) return `${path}[${index}]`;
   const indices: number[] = [];
   let rest = index;
