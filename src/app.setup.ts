@@ -1,9 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
-import { NestApplicationOptions } from '@nestjs/common';
+import { BadRequestException, NestApplicationOptions, UnsupportedMediaTypeException } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
@@ -14,6 +15,8 @@ import { securityHeaders } from './common/security-headers';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import type { AllConfig } from './config/configuration';
 import { packageVersion } from './config/server-info';
+import { InvalidInputError } from './model/model-errors';
+import { attachBinaryTensors, BINARY_HEADER_LENGTH, splitBinaryBody } from './prediction/open-inference/binary-tensor';
 
 export const DOCS_PATH = 'docs';
 
@@ -30,6 +33,8 @@ export const NEST_APPLICATION_OPTIONS: NestApplicationOptions = { bodyParser: fa
  */
 const TENSOR_ROUTE = /^\/(prediction|models\/:name(\/versions\/:version)?\/prediction|v2\/models\/:name(\/versions\/:version)?\/infer|v1\/models\/(:name\/versions\/)?:call)\/?$/;
 const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
+/** The Open Inference Protocol's infer routes: the ones that take binary tensor data. */
+const V2_INFER_ROUTE = /^\/v2\/models\/:name(\/versions\/:version)?\/infer\/?$/;
 
 /**
  * The Fastify adapter with the service's HTTP settings: its pino logger (request logs carry
@@ -69,8 +74,8 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     void fastify.register(cors, {
       origin: config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization', REQUEST_ID_HEADER],
-      exposedHeaders: [REQUEST_ID_HEADER, 'retry-after'],
+      allowedHeaders: ['content-type', 'authorization', REQUEST_ID_HEADER, BINARY_HEADER_LENGTH],
+      exposedHeaders: [REQUEST_ID_HEADER, 'retry-after', BINARY_HEADER_LENGTH],
       maxAge: 600,
     });
   }
@@ -79,14 +84,23 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   fastify.addHook('onRoute', (route) => {
     if (!TENSOR_ROUTE.test(route.url)) route.bodyLimit = SMALL_BODY_LIMIT_BYTES;
   });
-  // JSON only: every other content type (text/plain included, which Fastify takes by
-  // default) is answered 415.
+  // JSON, and on the Open Inference Protocol's infer routes its binary tensor data extension
+  // (a JSON header, then raw tensor bytes) whatever the content type, as Triton takes it. Every
+  // other body (text/plain included, which Fastify takes by default) is answered 415.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, isBinaryTensorRequest(request) ? parseBinaryTensorBody(request, body as Buffer) : parseJsonBody(utf8Text(body as Buffer)));
     } catch (error) {
-      done(error as Error, undefined);
+      done(asHttpError(error), undefined);
+    }
+  });
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    try {
+      if (!isBinaryTensorRequest(request)) throw new UnsupportedMediaTypeException();
+      done(null, parseBinaryTensorBody(request, body as Buffer));
+    } catch (error) {
+      done(asHttpError(error), undefined);
     }
   });
   // Once the server is closing, each answer asks the client to close its connection, so
@@ -135,6 +149,34 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     });
   }
   return adapter;
+}
+
+/** A request in the binary tensor data form: an infer route, with the JSON header's length. */
+function isBinaryTensorRequest(request: FastifyRequest): boolean {
+  return request.headers[BINARY_HEADER_LENGTH] !== undefined && V2_INFER_ROUTE.test(request.routeOptions.url ?? '');
+}
+
+/** The JSON header of a binary tensor body; the tensor bytes after it stay with the request. */
+function parseBinaryTensorBody(request: FastifyRequest, body: Buffer): unknown {
+  const { header, tensors } = splitBinaryBody(body, String(request.headers[BINARY_HEADER_LENGTH]));
+  const value = parseJsonBody(utf8Text(header));
+  attachBinaryTensors(request, tensors);
+  return value;
+}
+
+/** A body's text, refused when it is not UTF-8 (as JSON must be). */
+function utf8Text(body: Buffer): string {
+  if (!isUtf8(body)) {
+    const message = 'the body is not valid UTF-8 text; JSON must be sent as UTF-8';
+    throw new BadRequestException({ message, details: [{ path: 'body', message }] });
+  }
+  return body.toString('utf8');
+}
+
+/** Body errors as the HTTP errors the exception filter answers. */
+function asHttpError(error: unknown): Error {
+  if (error instanceof InvalidInputError) return new BadRequestException({ message: error.message, details: error.problems });
+  return error as Error;
 }
 
 /**

@@ -244,6 +244,17 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
       expect(response.json().message).toMatch(/JSON/);
     });
 
+    it('rejects a body that is not valid UTF-8 with 400 saying so, and serves the next request', async () => {
+      const text = Buffer.from('{"features": [5.1, 3.5, 1.4, 0.2], "note": "xx"}');
+      text[text.indexOf('xx')] = 0xc3; // A lead byte followed by an ASCII byte: never valid UTF-8.
+
+      const response = await app.inject({ method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: text });
+
+      expect(response.statusCode).toBe(400);
+      expect(response.json().message).toBe('the body is not valid UTF-8 text; JSON must be sent as UTF-8');
+      expect((await post({ features: SETOSA_ROW })).statusCode).toBe(200);
+    });
+
     it('rejects a JSON body with a __proto__ key with 400', async () => {
       const payload = '{"features": [5.1, 3.5, 1.4, 0.2], "__proto__": {"polluted": true}}';
 

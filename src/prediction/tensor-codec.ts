@@ -52,7 +52,7 @@ export function flattenData(data: unknown, path: string): { values: unknown[]; n
  * datatype is narrower), booleans or 0/1 for bool.
  */
 export function toTypedData(
-  values: readonly unknown[],
+  values: ArrayLike<unknown>,
   dtype: TensorDType,
   path: string,
   integerRange: readonly [number, number] = [INT32_MIN, INT32_MAX],

@@ -1,13 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AdminTokenGuard } from '../../common/admin-token.guard';
 import { ApiProtocolErrors } from '../../common/api-error-responses.decorator';
 import { ModelNamePipe, ModelVersionPipe } from '../../common/model-route-params';
 import { InvalidInputError } from '../../model/model-errors';
-import { ModelRegistry, ModelState } from '../../model/model-registry';
+import { ModelRegistry, ModelState, ServedModel } from '../../model/model-registry';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TensorSpec } from '../../model/model-types';
 import { InferenceService, ModelTarget, NamedTensors } from '../inference.service';
 import { flattenData, hostTensor, toFlat } from '../tensor-codec';
+import { BINARY_HEADER_LENGTH, binaryDataSize, binaryHostTensor, binaryTensorsOf, booleanParameter, encodeBinary } from './binary-tensor';
 import { datatypeOf, datatypesFeeding, integerRangeOf, V2Datatype } from './datatypes';
 import { InferRequestDto, InferResponseDto } from './dto/infer-request.dto';
 import { ServerInfo } from '../../config/server-info';
@@ -33,6 +35,13 @@ const METADATA_EXAMPLE = {
   outputs: [{ name: 'dense_Dense2/dense_Dense2', datatype: 'FP32', shape: [-1, 3] }],
 };
 
+const INFER_DESCRIPTION =
+  'Input data may be flat or nested (row-major); `outputs` selects which outputs come back.\n\n' +
+  'Binary tensor data extension: send the JSON below followed by the inputs\' raw bytes (little-endian, row-major), ' +
+  'with an `Inference-Header-Content-Length` header giving the JSON\'s byte length and `parameters.binary_data_size` ' +
+  'on each input sent that way; ask for outputs in binary form with `parameters.binary_data: true` on an output, or ' +
+  '`parameters.binary_data_output: true` on the request. The response then carries the same header.';
+
 interface TensorMetadata {
   name: string;
   datatype: V2Datatype;
@@ -54,9 +63,9 @@ export class OpenInferenceController {
 
   @Get()
   @ApiOperation({ summary: 'Server metadata: name, version, extensions' })
-  @ApiOkResponse({ example: { name: 'ml-microservice', version: '0.1.0', extensions: ['model_repository', 'model_list'] } })
+  @ApiOkResponse({ example: { name: 'ml-microservice', version: '0.1.0', extensions: ['model_repository', 'model_list', 'binary_tensor_data'] } })
   metadata(): { name: string; version: string; extensions: string[] } {
-    return { name: this.server.name, version: this.server.version, extensions: ['model_repository', 'model_list'] };
+    return { name: this.server.name, version: this.server.version, extensions: ['model_repository', 'model_list', 'binary_tensor_data'] };
   }
 
   @Get('models')
@@ -111,18 +120,23 @@ export class OpenInferenceController {
 
   @Post('models/:name/infer')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Inference with the newest served version', description: 'Input data may be flat or nested (row-major); `outputs` selects which outputs come back.' })
+  @ApiOperation({ summary: 'Inference with the newest served version', description: INFER_DESCRIPTION })
   @ApiParam(NAME)
   @ApiBody({ type: InferRequestDto, examples: { iris: { value: INFER_EXAMPLE } } })
   @ApiOkResponse({ type: InferResponseDto, example: INFER_RESPONSE })
   @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
-  infer(@Param('name', ModelNamePipe) name: string, @Body() request: InferRequestDto): Promise<InferResponseDto> {
-    return this.run({ model: name }, request);
+  infer(
+    @Param('name', ModelNamePipe) name: string,
+    @Body() request: InferRequestDto,
+    @Req() http: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<InferResponseDto | Buffer> {
+    return this.run({ model: name }, request, http, reply);
   }
 
   @Post('models/:name/versions/:version/infer')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Inference with one version' })
+  @ApiOperation({ summary: 'Inference with one version', description: INFER_DESCRIPTION })
   @ApiParam(NAME)
   @ApiParam(VERSION)
   @ApiBody({ type: InferRequestDto, examples: { iris: { value: INFER_EXAMPLE } } })
@@ -132,8 +146,10 @@ export class OpenInferenceController {
     @Param('name', ModelNamePipe) name: string,
     @Param('version', ModelVersionPipe) version: number,
     @Body() request: InferRequestDto,
-  ): Promise<InferResponseDto> {
-    return this.run({ model: name, version }, request);
+    @Req() http: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<InferResponseDto | Buffer> {
+    return this.run({ model: name, version }, request, http, reply);
   }
 
   @Post('repository/models/:name/load')
@@ -177,10 +193,43 @@ export class OpenInferenceController {
     };
   }
 
-  private async run(target: ModelTarget, request: InferRequestDto): Promise<InferResponseDto> {
+  private async run(target: ModelTarget, request: InferRequestDto, http: FastifyRequest, reply: FastifyReply): Promise<InferResponseDto | Buffer> {
     const served = this.inference.resolve(target);
+    const inputs = this.inputsOf(served, request, binaryTensorsOf(http));
+    // Which outputs come back in binary form: each output's `binary_data`, by default the
+    // request's `binary_data_output`. Checked before the model runs.
+    const allBinary = booleanParameter(request.parameters, 'binary_data_output', 'parameters');
+    const binaryOutputs = new Map(
+      (request.outputs ?? []).map((o, i) => [o.name, o.parameters?.binary_data === undefined ? allBinary : booleanParameter(o.parameters, 'binary_data', `outputs[${i}]`)]),
+    );
+    const { outputs } = await this.inference.infer(served, inputs, request.outputs?.map((o) => o.name));
+    const chunks: Buffer[] = [];
+    const header: InferResponseDto = {
+      model_name: served.name,
+      model_version: String(served.version),
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs: Object.entries(outputs).map(([name, tensor]) => {
+        const described = { name, shape: tensor.shape, datatype: datatypeOf(tensor.dtype) };
+        if (!(binaryOutputs.get(name) ?? allBinary)) return { ...described, data: toFlat(tensor) };
+        const bytes = encodeBinary(tensor.data);
+        chunks.push(bytes);
+        return { ...described, parameters: { binary_data_size: bytes.length } };
+      }),
+    };
+    if (chunks.length === 0) return header;
+    const json = Buffer.from(JSON.stringify(header));
+    void reply.header(BINARY_HEADER_LENGTH, json.length).type('application/octet-stream');
+    return Buffer.concat([json, ...chunks]);
+  }
+
+  /**
+   * The named input tensors of a request: values given as JSON (flat or nested), or, with the
+   * binary tensor data extension, as the bytes after the JSON header, in the inputs' order.
+   */
+  private inputsOf(served: ServedModel, request: InferRequestDto, binary: Buffer | undefined): NamedTensors {
     const specs = new Map(served.model.signature.inputs.map((spec) => [spec.name, spec]));
     const inputs: NamedTensors = {};
+    let offset = 0;
     request.inputs.forEach((input, i) => {
       const path = `inputs[${i}]`;
       const spec = specs.get(input.name);
@@ -193,21 +242,37 @@ export class OpenInferenceController {
       if (!accepted.includes(datatype)) {
         throw InvalidInputError.at(`${path}.datatype`, `${datatype} cannot feed input "${spec.name}", which takes ${datatypeOf(spec.dtype)}${accepted.length > 1 ? ` (or ${accepted.slice(1).join(', ')})` : ''}`);
       }
-      const { values, nesting } = flattenData(input.data, `${path}.data`);
-      inputs[input.name] = hostTensor(spec, input.shape, values, `${path}.data`, integerRangeOf(datatype), nesting);
+      const size = binaryDataSize(input.parameters, path);
+      if (size === undefined) {
+        const { values, nesting } = flattenData(input.data, `${path}.data`);
+        inputs[input.name] = hostTensor(spec, input.shape, values, `${path}.data`, integerRangeOf(datatype), nesting);
+        return;
+      }
+      if (input.data !== undefined) {
+        throw InvalidInputError.at(path, 'has both "data" and parameters.binary_data_size; send the values one way');
+      }
+      if (!binary) {
+        throw InvalidInputError.at(
+          `${path}.parameters.binary_data_size`,
+          'says the values follow the JSON in binary form, but the request has no Inference-Header-Content-Length header giving where the JSON ends',
+        );
+      }
+      if (size > binary.length - offset) {
+        throw InvalidInputError.at(
+          `${path}.parameters.binary_data_size`,
+          `is ${size} bytes, but ${binary.length - offset} bytes of binary data are left after the inputs before it`,
+        );
+      }
+      inputs[input.name] = binaryHostTensor(spec, input.shape, datatype, binary.subarray(offset, offset + size), path, integerRangeOf(datatype));
+      offset += size;
     });
-    const { outputs } = await this.inference.infer(served, inputs, request.outputs?.map((o) => o.name));
-    return {
-      model_name: served.name,
-      model_version: String(served.version),
-      ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs: Object.entries(outputs).map(([name, tensor]) => ({
-        name,
-        shape: tensor.shape,
-        datatype: datatypeOf(tensor.dtype),
-        data: toFlat(tensor),
-      })),
-    };
+    if (binary && offset !== binary.length) {
+      throw InvalidInputError.at(
+        'body',
+        `has ${binary.length} bytes of binary data after the JSON header, but the inputs' binary_data_size add up to ${offset}`,
+      );
+    }
+    return inputs;
   }
 }
 

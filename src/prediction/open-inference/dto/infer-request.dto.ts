@@ -11,6 +11,7 @@ import {
   IsString,
   Length,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { MAX_RANK } from '../../tensor-codec';
@@ -40,14 +41,16 @@ export class InferInputDto {
   @IsObject()
   parameters?: Record<string, unknown>;
 
-  @ApiProperty({
-    description: 'The values, flat or nested, in row-major order.',
+  @ApiPropertyOptional({
+    description:
+      'The values, flat or nested, in row-major order. Absent when `parameters.binary_data_size` says the values follow the JSON in binary form.',
     type: 'array',
     items: {},
     example: [5.1, 3.5, 1.4, 0.2],
   })
+  @ValidateIf((input: InferInputDto) => input.parameters?.binary_data_size === undefined || input.data !== undefined)
   @IsArray()
-  data: unknown[];
+  data?: unknown[];
 }
 
 export class InferOutputDto {
@@ -98,8 +101,10 @@ export class InferResponseOutputDto {
   name: string;
   shape: number[];
   datatype: string;
-  @ApiProperty({ type: 'array', items: {}, description: 'The values, flat, in row-major order.' })
-  data: unknown[];
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: '`binary_data_size` when the values follow the JSON in binary form.' })
+  parameters?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'array', items: {}, description: 'The values, flat, in row-major order (absent when sent in binary form).' })
+  data?: unknown[];
 }
 
 export class InferResponseDto {
