@@ -8,26 +8,30 @@
 //   iris-batch      POST /prediction, iris, dynamic batching on (the default)
 //   iris-nobatch    the same with BATCHING_ENABLED=false
 //   ceiling         2 bare Fastify processes answering a constant: the HTTP ceiling
-//   mlp-batch       POST /v2/models/mlp/infer, a 784-512-512-10 dense network, batching on
+//   mlp-batch       POST /v2/models/mlp/infer, a 784-512-512-10 dense network, one row of
+//                   784 values as JSON, batching on
 //   mlp-nobatch     the same, batching off
+//   mlp-binary-*    the same two with the row in binary form (the binary tensor data extension)
+//   cnn-*           the same four on LeNet-5, a small CNN taking a 28x28x1 image
 // and an overload run: 512 connections straight at one replica with a small queue.
 //
 // Knobs (environment): DURATION (10 s per row), WARMUP (3 s), STACKS (all), CONNS_IRIS
-// ("1 8 64"), CONNS_MLP ("1 8 32 64"), OVERLOAD (1 runs it, 0 skips it), PORT_BASE (18300).
+// ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs it, 0 skips it), PORT_BASE (18300).
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { cpus, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
-const { MLP_WIDTH, writeMlp } = require('./mlp.js');
+const { INPUTS, MLP_WIDTH, writeModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
-const STACKS = (process.env.STACKS ?? 'iris-batch iris-nobatch ceiling mlp-batch mlp-nobatch').split(/\s+/).filter(Boolean);
+const HEAVY = ['mlp', 'cnn'];
+const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ceiling ${HEAVY.flatMap((m) => [m, `${m}-binary`]).flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
 const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number);
-const CONNS_MLP = (process.env.CONNS_MLP ?? '1 8 32 64').split(/\s+/).map(Number);
+const CONNS_HEAVY = (process.env.CONNS_HEAVY ?? '1 32 64').split(/\s+/).map(Number);
 const OVERLOAD = process.env.OVERLOAD !== '0';
 const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 
@@ -89,19 +93,21 @@ async function waitFor(url, timeoutMs = 60_000) {
   }
 }
 
-function luaPost(dir, name, path, body) {
+function luaPost(dir, name, path, body, headers = { 'Content-Type': 'application/json' }) {
   const file = join(dir, `${name}.lua`);
   const report = readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8');
-  writeFileSync(
-    file,
-    `wrk.method = "POST"\nwrk.path = ${JSON.stringify(path)}\nwrk.body = ${luaString(body)}\n` +
-      `wrk.headers["Content-Type"] = "application/json"\n${report}`,
-  );
+  const lines = Object.entries(headers).map(([key, value]) => `wrk.headers[${luaString(key)}] = ${luaString(String(value))}\n`);
+  writeFileSync(file, `wrk.method = "POST"\nwrk.path = ${JSON.stringify(path)}\nwrk.body = ${luaString(body)}\n${lines.join('')}${report}`);
   return file;
 }
 
-function luaString(text) {
-  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/** A Lua string literal of text or bytes: printable ASCII as is, every other byte as a decimal escape. */
+function luaString(body) {
+  let out = '"';
+  for (const byte of Buffer.from(body)) {
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${String(byte).padStart(3, '0')}`;
+  }
+  return `${out}"`;
 }
 
 /** One wrk run; returns req/s, p50/p99 in ms, non-2xx and socket errors. */
@@ -175,16 +181,30 @@ async function overload(repository, port) {
   });
   await waitFor(`http://127.0.0.1:${port}/health/ready`);
   const { runLoad } = require('./load.js');
-  const body = JSON.stringify(mlpBody());
+  const body = JSON.stringify(heavyBody('mlp'));
   const result = await runLoad({ url: `http://127.0.0.1:${port}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION });
   const alive = (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
   await stop(child);
   return { ...result, alive };
 }
 
-function mlpBody() {
-  const data = Array.from({ length: MLP_WIDTH }, (_, i) => ((i * 37) % 255) / 255);
-  return { inputs: [{ name: 'hidden1_input', shape: [1, MLP_WIDTH], datatype: 'FP32', data }] };
+/** One row of 784 values, the same for every request. */
+function heavyRow() {
+  return Array.from({ length: MLP_WIDTH }, (_, i) => ((i * 37) % 255) / 255);
+}
+
+/** A V2 infer request of one row to a heavier model, as JSON. */
+function heavyBody(kind) {
+  const { name, rowShape } = INPUTS[kind];
+  return { inputs: [{ name, shape: [1, ...rowShape], datatype: 'FP32', data: heavyRow() }] };
+}
+
+/** The same row with the binary tensor data extension: a JSON header, then 784 float32s. */
+function heavyBinary(kind) {
+  const { name, rowShape } = INPUTS[kind];
+  const data = Buffer.from(new Float32Array(heavyRow()).buffer);
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name, shape: [1, ...rowShape], datatype: 'FP32', parameters: { binary_data_size: data.length } }] }));
+  return { body: Buffer.concat([header, data]), headerLength: header.length };
 }
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -195,18 +215,23 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'bench-'));
   const repository = join(work, 'models');
   cpSync(join(ROOT, 'models', 'iris'), join(repository, 'iris'), { recursive: true });
-  writeMlp(join(repository, 'mlp', '1'));
-  const scripts = {
-    iris: luaPost(work, 'iris', '/prediction', IRIS_BODY),
-    mlp: luaPost(work, 'mlp', '/v2/models/mlp/infer', JSON.stringify(mlpBody())),
-  };
+  const scripts = { iris: luaPost(work, 'iris', '/prediction', IRIS_BODY) };
+  for (const kind of HEAVY) {
+    writeModel(kind, join(repository, kind, '1'));
+    scripts[kind] = luaPost(work, kind, `/v2/models/${kind}/infer`, JSON.stringify(heavyBody(kind)));
+    const binary = heavyBinary(kind);
+    scripts[`${kind}-binary`] = luaPost(work, `${kind}-binary`, `/v2/models/${kind}/infer`, binary.body, {
+      'Content-Type': 'application/octet-stream',
+      'Inference-Header-Content-Length': binary.headerLength,
+    });
+  }
   const results = {};
   let offset = 0;
   for (const name of STACKS) {
     const ports = [0, 1, 2].map((i) => PORT_BASE + offset + i);
     offset += 3;
-    const model = name.startsWith('mlp') ? 'mlp' : 'iris';
-    const conns = model === 'mlp' ? CONNS_MLP : CONNS_IRIS;
+    const model = name.replace(/-(no)?batch$/, '');
+    const conns = model === 'iris' || model === 'ceiling' ? CONNS_IRIS : CONNS_HEAVY;
     log(`${name}: starting`);
     const stack = await stackOf(name, repository, ports);
     try {
@@ -251,11 +276,16 @@ function table(results, overloadResult) {
   lines.push('|---|---:|---|');
   lines.push(`| iris (batching on) / HTTP ceiling, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | >= 0.6, no errors |`);
   lines.push(`| iris batching on / off, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'iris-nobatch@64'), 2)} | |`);
-  for (const c of [32, 64]) {
-    lines.push(`| mlp batching on / off, rows/s at ${c} connections | ${fmt(ratio(`mlp-batch@${c}`, `mlp-nobatch@${c}`), 2)} | >= 3 |`);
+  const heavy = HEAVY.flatMap((m) => [m, `${m}-binary`]);
+  for (const model of heavy) {
+    for (const c of [32, 64]) {
+      lines.push(`| ${model} batching on / off, rows/s at ${c} connections | ${fmt(ratio(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | >= 3 |`);
+    }
   }
   lines.push(`| iris p50 at 1 connection, batching on - off (ms) | ${fmt(delta('iris-batch@1', 'iris-nobatch@1'), 3)} | <= 1 |`);
-  lines.push(`| mlp p50 at 1 connection, batching on - off (ms) | ${fmt(delta('mlp-batch@1', 'mlp-nobatch@1'), 3)} | <= 1 |`);
+  for (const model of heavy) {
+    lines.push(`| ${model} p50 at 1 connection, batching on - off (ms) | ${fmt(delta(`${model}-batch@1`, `${model}-nobatch@1`), 3)} | <= 1 |`);
+  }
   if (overloadResult) {
     const o = overloadResult;
     lines.push('');

@@ -13,7 +13,7 @@ const { join } = require('node:path');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 
 const ROOT = join(__dirname, '..');
-const { MLP_WIDTH: WIDTH, writeMlp } = require('./mlp.js');
+const { MLP_WIDTH: WIDTH, writeMlp } = require('./models.js');
 
 /** Loads the model folder with the service's own reader, on the WASM backend. */
 async function loadModel(directory) {
