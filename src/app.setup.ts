@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
-import { BadRequestException, NestApplicationOptions, UnsupportedMediaTypeException } from '@nestjs/common';
+import { BadRequestException, NestApplicationOptions, PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
@@ -95,13 +95,18 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
       done(asHttpError(error), undefined);
     }
   });
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-    try {
-      if (!isBinaryTensorRequest(request)) throw new UnsupportedMediaTypeException();
-      done(null, parseBinaryTensorBody(request, body as Buffer));
-    } catch (error) {
-      done(asHttpError(error), undefined);
-    }
+  // Decided before the body is read: a refused one is never buffered. Unknown routes go on to 404.
+  fastify.addContentTypeParser('*', (request, payload, done) => {
+    if (request.is404) return done(null, undefined);
+    if (!isBinaryTensorRequest(request)) return done(new UnsupportedMediaTypeException(), undefined);
+    readBody(payload, request.routeOptions.bodyLimit ?? config.http.bodyLimitBytes, request.headers['content-length'], (error, body) => {
+      if (error) return done(error, undefined);
+      try {
+        done(null, parseBinaryTensorBody(request, body!));
+      } catch (parseError) {
+        done(asHttpError(parseError), undefined);
+      }
+    });
   });
   // Once the server is closing, each answer asks the client to close its connection, so
   // keep-alive clients (a proxy's upstream pool) let the process exit when it has answered;
@@ -162,6 +167,46 @@ function parseBinaryTensorBody(request: FastifyRequest, body: Buffer): unknown {
   const value = parseJsonBody(utf8Text(header));
   attachBinaryTensors(request, tensors);
   return value;
+}
+
+/**
+ * Reads a request body into one buffer as Fastify's own parsers do: refused with 413 past
+ * `limit` bytes (declared or received), with 400 when it is not the length declared.
+ */
+function readBody(
+  payload: NodeJS.ReadableStream,
+  limit: number,
+  contentLength: string | undefined,
+  done: (error: Error | null, body?: Buffer) => void,
+): void {
+  const declared = contentLength === undefined ? NaN : Number(contentLength);
+  if (declared > limit) return done(new PayloadTooLargeException());
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const stop = () => {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onEnd);
+  };
+  function onData(chunk: Buffer): void {
+    received += chunk.length;
+    if (received > limit) {
+      stop();
+      done(new PayloadTooLargeException());
+      return;
+    }
+    chunks.push(chunk);
+  }
+  function onEnd(error?: Error): void {
+    stop();
+    if (error) return done(new BadRequestException('the request body could not be read'));
+    if (!Number.isNaN(declared) && received !== declared) return done(new BadRequestException('the request body is not the length its Content-Length says'));
+    done(null, Buffer.concat(chunks, received));
+  }
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onEnd);
+  payload.resume();
 }
 
 /** A body's text, refused when it is not UTF-8 (as JSON must be). */

@@ -60,11 +60,16 @@ export function binaryDataSize(parameters: Record<string, unknown> | undefined, 
   return size;
 }
 
-/** Reads a boolean parameter (`binary_data`, `binary_data_output`); false when absent. */
+/**
+ * Reads a boolean parameter (`binary_data`, `binary_data_output`) of the object at `path` (''
+ * for the request itself); false when absent.
+ */
 export function booleanParameter(parameters: Record<string, unknown> | undefined, name: string, path: string): boolean {
   const value = parameters?.[name];
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw InvalidInputError.at(`${path}.parameters.${name}`, `must be true or false, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean') {
+    throw InvalidInputError.at(`${path ? `${path}.` : ''}parameters.${name}`, `must be true or false, got ${JSON.stringify(value)}`);
+  }
   return value;
 }
 

@@ -198,10 +198,12 @@ export class OpenInferenceController {
     const inputs = this.inputsOf(served, request, binaryTensorsOf(http));
     // Which outputs come back in binary form: each output's `binary_data`, by default the
     // request's `binary_data_output`. Checked before the model runs.
-    const allBinary = booleanParameter(request.parameters, 'binary_data_output', 'parameters');
-    const binaryOutputs = new Map(
-      (request.outputs ?? []).map((o, i) => [o.name, o.parameters?.binary_data === undefined ? allBinary : booleanParameter(o.parameters, 'binary_data', `outputs[${i}]`)]),
-    );
+    const allBinary = booleanParameter(request.parameters, 'binary_data_output', '');
+    const binaryOutputs = new Map<string, boolean>();
+    (request.outputs ?? []).forEach((output, i) => {
+      if (binaryOutputs.has(output.name)) throw InvalidInputError.at(`outputs[${i}].name`, `"${output.name}" is asked for twice`);
+      binaryOutputs.set(output.name, output.parameters?.binary_data === undefined ? allBinary : booleanParameter(output.parameters, 'binary_data', `outputs[${i}]`));
+    });
     const { outputs } = await this.inference.infer(served, inputs, request.outputs?.map((o) => o.name));
     const chunks: Buffer[] = [];
     const header: InferResponseDto = {
