@@ -12,11 +12,13 @@
 //                   784 values as JSON, batching on
 //   mlp-nobatch     the same, batching off
 //   mlp-binary-*    the same two with the row in binary form (the binary tensor data extension)
-//   cnn-*           the same four on LeNet-5, a small CNN taking a 28x28x1 image
+//   cnn-binary-*    the same on LeNet-5, a small CNN taking a 28x28x1 image (cnn-* sends JSON)
+// Stacks compared with each other run at once and are measured in turn, ROUNDS times.
 // and an overload run: 512 connections straight at one replica with a small queue.
 //
-// Knobs (environment): DURATION (10 s per row), WARMUP (3 s), STACKS (all), CONNS_IRIS
-// ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs it, 0 skips it), PORT_BASE (18300).
+// Knobs (environment): DURATION (10 s per row), WARMUP (3 s), ROUNDS (2), STACKS (all),
+// CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs it, 0 skips it),
+// PORT_BASE (18300).
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { cpus, tmpdir, totalmem } = require('node:os');
@@ -28,11 +30,12 @@ const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
-const HEAVY = ['mlp', 'cnn'];
-const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ceiling ${HEAVY.flatMap((m) => [m, `${m}-binary`]).flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
+const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary'];
+const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ceiling ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
 const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number);
 const CONNS_HEAVY = (process.env.CONNS_HEAVY ?? '1 32 64').split(/\s+/).map(Number);
 const OVERLOAD = process.env.OVERLOAD !== '0';
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 
 const IRIS_BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
@@ -159,6 +162,7 @@ async function stackOf(name, repository, ports) {
   await new Promise((resolve) => setTimeout(resolve, 500));
   return {
     url: `http://127.0.0.1:${nginxPort}`,
+    replicaUrls: name === 'ceiling' ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
     dir,
     async close() {
       nginx.kill('SIGQUIT');
@@ -167,6 +171,27 @@ async function stackOf(name, repository, ports) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What the replicas' own metrics say of the model's work so far, summed over replicas and
+ * models: batches run, rows, and seconds spent computing them. Null for the ceiling.
+ */
+async function computeTotals(replicaUrls) {
+  if (replicaUrls.length === 0) return null;
+  const totals = { batches: 0, rows: 0, seconds: 0 };
+  for (const url of replicaUrls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const sum = (metric) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `))
+        .reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    totals.batches += sum('inference_batch_size_rows_count');
+    totals.rows += sum('inference_batch_size_rows_sum');
+    totals.seconds += sum('inference_compute_duration_seconds_sum');
+  }
+  return totals;
 }
 
 /** 512 connections straight at one replica with a small queue: only 200, 503 and 504. */
@@ -207,6 +232,34 @@ function heavyBinary(kind) {
   return { body: Buffer.concat([header, data]), headerLength: header.length };
 }
 
+/** One row: wrk's warm-up, then its measured run, with what the replicas computed meanwhile. */
+async function measure(stack, script, conns) {
+  wrk(`${stack.url}/`, script, conns, WARMUP);
+  const before = await computeTotals(stack.replicaUrls);
+  const row = wrk(`${stack.url}/`, script, conns, DURATION);
+  const after = await computeTotals(stack.replicaUrls);
+  if (after) {
+    row.rowsPerBatch = (after.rows - before.rows) / (after.batches - before.batches);
+    row.computeMsPerRow = (1000 * (after.seconds - before.seconds)) / (after.rows - before.rows);
+  }
+  return row;
+}
+
+/** The rounds of one row: means of the rates and latencies, sums of the failures. */
+function combine(rows) {
+  const mean = (field) => rows.reduce((n, r) => n + r[field], 0) / rows.length;
+  return {
+    rps: mean('rps'),
+    p50: mean('p50'),
+    p99: mean('p99'),
+    non2xx: rows.reduce((n, r) => n + r.non2xx, 0),
+    errors: rows.reduce((n, r) => n + r.errors, 0),
+    rowsPerBatch: rows[0].rowsPerBatch === undefined ? undefined : mean('rowsPerBatch'),
+    computeMsPerRow: rows[0].computeMsPerRow === undefined ? undefined : mean('computeMsPerRow'),
+    rounds: rows.map((r) => r.rps),
+  };
+}
+
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 async function main() {
@@ -216,7 +269,7 @@ async function main() {
   const repository = join(work, 'models');
   cpSync(join(ROOT, 'models', 'iris'), join(repository, 'iris'), { recursive: true });
   const scripts = { iris: luaPost(work, 'iris', '/prediction', IRIS_BODY) };
-  for (const kind of HEAVY) {
+  for (const kind of Object.keys(INPUTS)) {
     writeModel(kind, join(repository, kind, '1'));
     scripts[kind] = luaPost(work, kind, `/v2/models/${kind}/infer`, JSON.stringify(heavyBody(kind)));
     const binary = heavyBinary(kind);
@@ -225,26 +278,41 @@ async function main() {
       'Inference-Header-Content-Length': binary.headerLength,
     });
   }
-  const results = {};
-  let offset = 0;
+  // Rows to be compared are measured side by side: the stacks of a group run at once, and each
+  // connection count goes through all of them in turn, ROUNDS times, so a slow spell of this
+  // shared machine falls on both sides of a ratio.
+  const groups = [];
   for (const name of STACKS) {
-    const ports = [0, 1, 2].map((i) => PORT_BASE + offset + i);
-    offset += 3;
     const model = name.replace(/-(no)?batch$/, '');
-    const conns = model === 'iris' || model === 'ceiling' ? CONNS_IRIS : CONNS_HEAVY;
-    log(`${name}: starting`);
-    const stack = await stackOf(name, repository, ports);
+    const group = model === 'ceiling' ? 'iris' : model;
+    (groups.find((g) => g.key === group) ?? groups[groups.push({ key: group, names: [] }) - 1]).names.push(name);
+  }
+  const rounds = {};
+  let offset = 0;
+  for (const group of groups) {
+    const conns = group.key === 'iris' ? CONNS_IRIS : CONNS_HEAVY;
+    log(`${group.names.join(', ')}: starting`);
+    const stacks = [];
     try {
-      for (const c of conns) {
-        wrk(`${stack.url}/`, scripts[model], c, WARMUP);
-        const row = wrk(`${stack.url}/`, scripts[model], c, DURATION);
-        results[`${name}@${c}`] = row;
-        log(`${name} @${c}: ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, non-2xx ${row.non2xx}, errors ${row.errors}`);
+      for (const name of group.names) {
+        stacks.push({ name, model: name.replace(/-(no)?batch$/, ''), ...(await stackOf(name, repository, [0, 1, 2].map((i) => PORT_BASE + offset + i))) });
+        offset += 3;
+      }
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const c of conns) {
+          for (const stack of stacks) {
+            const row = await measure(stack, scripts[stack.model], c);
+            (rounds[`${stack.name}@${c}`] ??= []).push(row);
+            log(`${stack.name} @${c} (round ${round}): ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, non-2xx ${row.non2xx}, errors ${row.errors}` +
+              (row.rowsPerBatch ? `, ${fmt(row.rowsPerBatch, 1)} rows per batch, ${fmt(row.computeMsPerRow, 3)} ms of compute per row` : ''));
+          }
+        }
       }
     } finally {
-      await stack.close();
+      await Promise.all(stacks.map((stack) => stack.close()));
     }
   }
+  const results = Object.fromEntries(Object.entries(rounds).map(([key, rows]) => [key, combine(rows)]));
   let overloadResult;
   if (OVERLOAD) {
     log('overload: 512 connections, MAX_QUEUE_SIZE=32, one replica');
@@ -261,13 +329,16 @@ async function main() {
 function table(results, overloadResult) {
   const lines = [];
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up`);
+  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means)`);
   lines.push('');
-  lines.push('| stack | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
-  for (const [key, r] of Object.entries(results)) {
+  lines.push('| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const order = (key) => [STACKS.indexOf(key.split('@')[0]), Number(key.split('@')[1])];
+  const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1]);
+  for (const key of keys) {
+    const r = results[key];
     const [name, conns] = key.split('@');
-    lines.push(`| ${name} | ${conns} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} |`);
+    lines.push(`| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} |`);
   }
   lines.push('');
   const ratio = (a, b) => (results[a] && results[b] ? results[a].rps / results[b].rps : NaN);
@@ -276,10 +347,17 @@ function table(results, overloadResult) {
   lines.push('|---|---:|---|');
   lines.push(`| iris (batching on) / HTTP ceiling, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | >= 0.6, no errors |`);
   lines.push(`| iris batching on / off, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'iris-nobatch@64'), 2)} | |`);
-  const heavy = HEAVY.flatMap((m) => [m, `${m}-binary`]);
+  const heavy = [...new Set(STACKS.map((name) => name.replace(/-(no)?batch$/, '')))].filter((m) => m !== 'iris' && m !== 'ceiling');
+  // The most batching can give: how much less compute a row costs in the batches it formed.
+  const computeGain = (on, off) => (results[on] && results[off] ? results[off].computeMsPerRow / results[on].computeMsPerRow : NaN);
   for (const model of heavy) {
     for (const c of [32, 64]) {
       lines.push(`| ${model} batching on / off, rows/s at ${c} connections | ${fmt(ratio(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | >= 3 |`);
+    }
+  }
+  for (const model of heavy) {
+    for (const c of [32, 64]) {
+      lines.push(`| ${model} compute per row, batching off / on, at ${c} connections (the model's own gain) | ${fmt(computeGain(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | |`);
     }
   }
   lines.push(`| iris p50 at 1 connection, batching on - off (ms) | ${fmt(delta('iris-batch@1', 'iris-nobatch@1'), 3)} | <= 1 |`);
