@@ -11,7 +11,7 @@ import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fasti
 import type { Logger as Pino } from 'pino';
 import { errorBody } from './common/error-body';
 import { parseJsonBody } from './common/json-body';
-import { securityHeaders } from './common/security-headers';
+import { API_SECURITY_HEADERS, documentSecurityHeaders } from './common/security-headers';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import type { AllConfig } from './config/configuration';
 import { packageVersion } from './config/server-info';
@@ -136,9 +136,12 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     reply.raw.once('close', () => inFlight--);
     done();
   });
-  const security = securityHeaders();
+  // The documentation's pages and assets get the headers of an HTML page; the API's answers,
+  // errors included, the API's.
+  const documentHeaders = documentSecurityHeaders();
+  const docsPrefix = `/${DOCS_PATH}`;
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    reply.headers(security);
+    reply.headers(request.url.startsWith(docsPrefix) ? documentHeaders : API_SECURITY_HEADERS);
     reply.header(REQUEST_ID_HEADER, request.id);
     if (closing) reply.header('connection', 'close');
     done(null, payload);

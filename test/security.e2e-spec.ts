@@ -5,7 +5,16 @@ const APP_ORIGIN = 'https://app.example.com';
 const OTHER_ORIGIN = 'https://elsewhere.example.net';
 const ROW = { features: [5.1, 3.5, 1.4, 0.2] };
 
-const SECURITY_HEADERS = {
+/** On every answer of the API, errors and the protocols' routes included. */
+const API_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+/** On the documentation's HTML pages and assets: what a page may do. */
+const DOCUMENT_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'SAMEORIGIN',
   'referrer-policy': 'no-referrer',
@@ -27,14 +36,24 @@ describe('security headers and CORS (end to end)', () => {
       ['a client error', 'POST', '/prediction', { features: 'x' }],
       ['an unknown route', 'GET', '/nothing', undefined],
       ['a V2 route', 'GET', '/v2', undefined],
-      ['the docs', 'GET', '/docs', undefined],
-    ])('sends the security headers on %s', async (_case, method, url, payload) => {
+      ['the metrics', 'GET', '/metrics', undefined],
+    ])('sends the API\'s security headers, and none of an HTML page\'s, on %s', async (_case, method, url, payload) => {
       const response = await app.inject({ method: method as 'GET' | 'POST', url, ...(payload ? { payload } : {}) });
 
-      expect(response.headers).toMatchObject(SECURITY_HEADERS);
+      expect(response.headers).toMatchObject(API_HEADERS);
+      expect(response.headers['cross-origin-opener-policy']).toBeUndefined();
+      expect(response.headers['x-xss-protection']).toBeUndefined();
+    });
+
+    it.each(['/docs', '/docs/', '/docs/swagger-ui.css', '/docs-json'])('sends an HTML page\'s security headers on %s', async (url) => {
+      const response = await app.inject({ method: 'GET', url });
+
+      expect(response.statusCode).toBeLessThan(400);
+      expect(response.headers).toMatchObject(DOCUMENT_HEADERS);
       const csp = String(response.headers['content-security-policy']);
       expect(csp).toContain("default-src 'self'");
       expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
       expect(csp).not.toContain('upgrade-insecure-requests');
     });
 
