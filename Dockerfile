@@ -69,7 +69,11 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/*
 
+# NODE_OPTIONS: a young generation of 32 MiB semi-spaces (V8's default is 16) halves the
+# scavenges of a request-heavy process; 4-6% more throughput for about 16 MiB of memory. The
+# same flag as `npm start` and the benchmarks.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=32 \
     PORT=8080 \
     HOST=0.0.0.0 \
     MODEL_REPOSITORY=/app/models \

@@ -28,6 +28,8 @@ const { INPUTS, MLP_WIDTH, writeModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
+/** Node's flags for the service, as the Dockerfile (NODE_OPTIONS) and `npm start` give them. */
+const SERVICE_FLAGS = ['--max-semi-space-size=32'];
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary'];
@@ -143,7 +145,7 @@ async function stackOf(name, repository, ports) {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
     for (const port of [a, b]) {
       replicas.push(
-        start(`replica:${port}`, process.execPath, [MAIN], {
+        start(`replica:${port}`, process.execPath, [...SERVICE_FLAGS, MAIN], {
           PORT: String(port),
           HOST: '127.0.0.1',
           MODEL_REPOSITORY: repository,
@@ -196,7 +198,7 @@ async function computeTotals(replicaUrls) {
 
 /** 512 connections straight at one replica with a small queue: only 200, 503 and 504. */
 async function overload(repository, port) {
-  const child = start('overload', process.execPath, [MAIN], {
+  const child = start('overload', process.execPath, [...SERVICE_FLAGS, MAIN], {
     PORT: String(port),
     HOST: '127.0.0.1',
     MODEL_REPOSITORY: repository,

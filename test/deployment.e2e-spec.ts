@@ -479,7 +479,11 @@ describe('Dockerfile (the service image)', () => {
       ofKind<Env>(final, 'ENV').flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()])),
     );
     expect(env.NODE_ENV).toBe('production');
-    expect(Object.keys(env).filter((k) => !KNOWN_VARIABLES.has(k) && k !== 'NODE_ENV')).toEqual([]);
+    expect(Object.keys(env).filter((k) => !KNOWN_VARIABLES.has(k) && k !== 'NODE_ENV' && k !== 'NODE_OPTIONS')).toEqual([]);
+    // Node runs in the image with the flags `npm start` gives it.
+    const startProd = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['start:prod'].split(/\s+/);
+    expect(startProd.slice(-1)).toEqual(['dist/main.js']);
+    expect(String(env.NODE_OPTIONS).split(/\s+/)).toEqual(startProd.slice(1, -1));
     const workdir = ofKind(final, 'WORKDIR').pop()?.getArguments()[0]?.getValue();
     const models = ofKind<Copy>(final, 'COPY').find((c) => !c.getFromFlag() && c.getArguments()[0].getValue() === 'models');
     expect(models).toBeDefined();
