@@ -12,6 +12,7 @@ class FailingRegistry extends ModelRegistry {
       name,
       version: 1,
       infer: fail,
+      queueFull: () => undefined,
       model: {
         format: 'layers',
         signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3] }] },

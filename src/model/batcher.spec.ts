@@ -461,6 +461,26 @@ describe('Batcher', () => {
       expectDoubled(await batcher.submit(request([4])), [4]);
     });
 
+    it('says the queue is full, before any request is submitted, exactly while one more row would be refused', async () => {
+      const batcher = new Batcher(model.run, SIGNATURE, { ...SETTINGS, maxQueueSize: 2 });
+      expect(batcher.fullness()).toBeUndefined();
+      const { result: first } = await startHeld(batcher);
+      // Running, nothing waiting: a request of any size would be taken.
+      expect(batcher.fullness()).toBeUndefined();
+      const queued = [batcher.submit(request([2]))];
+      expect(batcher.fullness()).toBeUndefined();
+      queued.push(batcher.submit(request([3])));
+
+      const refusal = batcher.fullness();
+
+      expect(refusal).toBeInstanceOf(QueueFullError);
+      expect(refusal!.message).toBe("the model's queue is full (2 rows waiting, at most 2); retry shortly");
+      await expect(batcher.submit(request([4]))).rejects.toThrow(refusal!.message);
+      hold.open();
+      await Promise.all([first, ...queued]);
+      expect(batcher.fullness()).toBeUndefined();
+    });
+
     it('accepts a single request larger than maxQueueSize when the queue is empty', async () => {
       const batcher = new Batcher(model.run, SIGNATURE, { ...SETTINGS, maxQueueSize: 2 });
 

@@ -78,13 +78,19 @@ export class Batcher {
     return this.queuedRows;
   }
 
+  /**
+   * The refusal a request would get now whatever its size: the queue has no room for one more
+   * row. Lets a request be refused before its body is read; `submit` still checks its rows.
+   */
+  fullness(): QueueFullError | undefined {
+    return this.queuedRows >= this.settings.maxQueueSize && this.queue.length > 0 ? this.queueFull() : undefined;
+  }
+
   submit(inputs: NamedTensors): Promise<NamedTensors> {
     const rows = rowsOf(inputs);
     if (this.queuedRows + rows > this.settings.maxQueueSize && this.queue.length > 0) {
       this.observer?.rejected?.();
-      return Promise.reject(
-        new QueueFullError(`the model's queue is full (${this.queuedRows} rows waiting, at most ${this.settings.maxQueueSize}); retry shortly`),
-      );
+      return Promise.reject(this.queueFull());
     }
     const now = performance.now();
     return new Promise<NamedTensors>((resolve, reject) => {
@@ -93,6 +99,10 @@ export class Batcher {
       this.observer?.depthChanged?.(this.queuedRows);
       this.schedule();
     });
+  }
+
+  private queueFull(): QueueFullError {
+    return new QueueFullError(`the model's queue is full (${this.queuedRows} rows waiting, at most ${this.settings.maxQueueSize}); retry shortly`);
   }
 
   /** Resolves once nothing is queued or running. */
