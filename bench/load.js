@@ -9,7 +9,11 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runLoad({ url, body, connections, seconds }) {
+/**
+ * `lateMs`: answers slower than this are also listed one by one (status, latency, when the
+ * request was sent, whether it was the first on a new connection, how long that connect took).
+ */
+async function runLoad({ url, body, connections, seconds, lateMs = Infinity }) {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const latencies = {};
@@ -17,9 +21,12 @@ async function runLoad({ url, body, connections, seconds }) {
   let errors = 0;
   let other = 0;
   const until = Date.now() + seconds * 1000;
+  const t0 = performance.now();
+  const late = [];
   const once = () =>
     new Promise((resolve) => {
       const started = performance.now();
+      let connected = null;
       const req = http.request(
         { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
@@ -27,12 +34,17 @@ async function runLoad({ url, body, connections, seconds }) {
           res.on('end', () => {
             const status = res.statusCode;
             counts[status] = (counts[status] ?? 0) + 1;
-            (latencies[status] ??= []).push(performance.now() - started);
+            const ms = performance.now() - started;
+            (latencies[status] ??= []).push(ms);
+            if (ms > lateMs) late.push({ status, ms, sentAtMs: started - t0, newConnection: !req.reusedSocket, connectMs: connected === null ? null : connected - started });
             if (![200, 503, 504].includes(status)) other++;
             resolve();
           });
         },
       );
+      req.on('socket', (socket) => {
+        if (socket.connecting) socket.once('connect', () => (connected = performance.now()));
+      });
       req.on('error', () => {
         errors++;
         resolve();
@@ -52,7 +64,7 @@ async function runLoad({ url, body, connections, seconds }) {
     p50[status] = percentile(values, 50);
     p99[status] = percentile(values, 99);
   }
-  return { counts, p50, p99, errors, other };
+  return { counts, p50, p99, errors, other, late };
 }
 
 module.exports = { runLoad };
