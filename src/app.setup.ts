@@ -10,6 +10,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { errorBody } from './common/error-body';
+import { isInferenceRoute, V2_INFER_ROUTE } from './common/inference-routes';
 import { parseJsonBody } from './common/json-body';
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './common/security-headers';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
@@ -27,14 +28,7 @@ export const DOCS_PATH = 'docs';
  */
 export const NEST_APPLICATION_OPTIONS: NestApplicationOptions = { bodyParser: false, abortOnError: false };
 
-/**
- * Route patterns whose bodies carry tensors or rows (`/v1/models/:call` is `{name}:predict`):
- * POSTs to them run inference, and admission control counts them.
- */
-const TENSOR_ROUTE = /^\/(prediction|models\/:name(\/versions\/:version)?\/prediction|v2\/models\/:name(\/versions\/:version)?\/infer|v1\/models\/(:name\/versions\/)?:call)\/?$/;
 const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
-/** The Open Inference Protocol's infer routes: the ones that take binary tensor data. */
-const V2_INFER_ROUTE = /^\/v2\/models\/:name(\/versions\/:version)?\/infer\/?$/;
 
 /**
  * The Fastify adapter with the service's HTTP settings: its pino logger (request logs carry
@@ -82,7 +76,7 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   // Per-route body limits: BODY_LIMIT_BYTES for the routes that take tensors; the other POST
   // routes (model management) take no body worth more than a few bytes.
   fastify.addHook('onRoute', (route) => {
-    if (!TENSOR_ROUTE.test(route.url)) route.bodyLimit = SMALL_BODY_LIMIT_BYTES;
+    if (!isInferenceRoute(route.url)) route.bodyLimit = SMALL_BODY_LIMIT_BYTES;
   });
   // JSON, and on the Open Inference Protocol's infer routes its binary tensor data extension
   // (a JSON header, then raw tensor bytes) whatever the content type, as Triton takes it. Every
@@ -126,7 +120,7 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   // their latency. The count drops when each answer is sent or the client goes away.
   let inFlight = 0;
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.method !== 'POST' || !TENSOR_ROUTE.test(request.routeOptions.url ?? '')) return done();
+    if (request.method !== 'POST' || !isInferenceRoute(request.routeOptions.url ?? '')) return done();
     if (inFlight >= config.http.maxInFlightRequests) {
       const message = `the server has ${inFlight} inference requests in flight, its limit; retry shortly`;
       void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, message, request.id));

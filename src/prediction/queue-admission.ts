@@ -3,15 +3,12 @@ import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorBody } from '../common/error-body';
+import { DEFAULT_MODEL_ROUTE, NAMED_MODEL_ROUTE, V1_CALL_ROUTE } from '../common/inference-routes';
 import type { AllConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { ModelRegistry } from '../model/model-registry';
 import type { ModelTarget } from './inference.service';
 
-/** The inference routes, by pattern, and the model each one names (`:call` is `name:method`). */
-const DEFAULT_MODEL_ROUTE = /^\/prediction\/?$/;
-const NAMED_MODEL_ROUTE = /^\/(models\/:name(\/versions\/:version)?\/prediction|v2\/models\/:name(\/versions\/:version)?\/infer)\/?$/;
-const V1_ROUTE = /^\/v1\/models\/(:name\/versions\/)?:call\/?$/;
 const VERSION = /^[1-9]\d{0,8}$/;
 
 /**
@@ -50,7 +47,7 @@ export class QueueAdmission implements OnModuleInit {
     const params = request.params as Record<string, string | undefined>;
     if (DEFAULT_MODEL_ROUTE.test(route)) return { model: this.defaultModel };
     if (NAMED_MODEL_ROUTE.test(route)) return withVersion(params.name, params.version);
-    if (V1_ROUTE.test(route)) {
+    if (V1_CALL_ROUTE.test(route)) {
       const [head] = (params.call ?? '').split(':');
       return params.name === undefined ? withVersion(head, undefined) : withVersion(params.name, head);
     }
