@@ -28,8 +28,8 @@ const { INPUTS, MLP_WIDTH, writeModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
-/** Node's flags for the service, as the Dockerfile (NODE_OPTIONS) and `npm start` give them. */
-const SERVICE_FLAGS = ['--max-semi-space-size=32'];
+/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
+const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary'];

@@ -13,6 +13,8 @@ const { join } = require('node:path');
 const RUNS = Number(process.env.RUNS ?? 5);
 const WARM_REQUESTS = Number(process.env.WARM_REQUESTS ?? 1000);
 const MAIN = join(__dirname, '..', 'dist', 'main.js');
+/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
+const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 
 function freePort() {
@@ -44,7 +46,7 @@ async function waitReady(url, child) {
 async function once() {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', MAIN], {
+  const child = spawn(process.execPath, [...SERVICE_FLAGS, MAIN], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });

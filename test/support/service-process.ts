@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -25,8 +25,10 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Node's flags for the service, as `npm start` and the Dockerfile give them. */
-const SERVICE_FLAGS = ['--max-semi-space-size=32'];
+/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
+const SERVICE_FLAGS = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:prod']
+  .split(/\s+/)
+  .slice(1, -1);
 
 /** Starts the built service (dist/main.js, as `npm start` runs it) on a free loopback port. */
 export async function startService(env: Record<string, string> = {}): Promise<ServiceProcess> {
