@@ -6,6 +6,18 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** Batch sizes, in rows. */
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
+const VERSION_LABELS = ['model', 'version'] as const;
+
+/** A histogram by model and version. */
+function versionHistogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram<(typeof VERSION_LABELS)[number]> {
+  return new Histogram({ name, help, labelNames: VERSION_LABELS, buckets, registers: [registry] });
+}
+
+/** A gauge by model and version. */
+function versionGauge(registry: Registry, name: string, help: string): Gauge<(typeof VERSION_LABELS)[number]> {
+  return new Gauge({ name, help, labelNames: VERSION_LABELS, registers: [registry] });
+}
+
 export type InferenceOutcome = 'success' | 'client_error' | 'rejected' | 'timed_out' | 'failed';
 
 export interface VersionMetrics {
@@ -49,51 +61,45 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly queueDuration = new Histogram({
-    name: 'inference_queue_duration_seconds',
-    help: 'Time a request waited in its model version\'s queue before its batch ran.',
-    labelNames: ['model', 'version'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly queueDuration = versionHistogram(
+    this.registry,
+    'inference_queue_duration_seconds',
+    'Time a request waited in its model version\'s queue before its batch ran.',
+    LATENCY_BUCKETS,
+  );
 
-  readonly computeDuration = new Histogram({
-    name: 'inference_compute_duration_seconds',
-    help: 'Time one batch took to run on the model.',
-    labelNames: ['model', 'version'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly computeDuration = versionHistogram(
+    this.registry,
+    'inference_compute_duration_seconds',
+    'Time one batch took to run on the model.',
+    LATENCY_BUCKETS,
+  );
 
-  readonly requestDuration = new Histogram({
-    name: 'inference_request_duration_seconds',
-    help: 'Time from an inference request reaching its model version to its outputs (queue and compute).',
-    labelNames: ['model', 'version'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly requestDuration = versionHistogram(
+    this.registry,
+    'inference_request_duration_seconds',
+    'Time from an inference request reaching its model version to its outputs (queue and compute).',
+    LATENCY_BUCKETS,
+  );
 
-  readonly batchSize = new Histogram({
-    name: 'inference_batch_size_rows',
-    help: 'Rows in each batch run on the model.',
-    labelNames: ['model', 'version'] as const,
-    buckets: BATCH_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly batchSize = versionHistogram(
+    this.registry,
+    'inference_batch_size_rows',
+    'Rows in each batch run on the model.',
+    BATCH_BUCKETS,
+  );
 
-  readonly queueDepth = new Gauge({
-    name: 'inference_queue_depth_rows',
-    help: 'Rows waiting in a model version\'s queue.',
-    labelNames: ['model', 'version'] as const,
-    registers: [this.registry],
-  });
+  readonly queueDepth = versionGauge(
+    this.registry,
+    'inference_queue_depth_rows',
+    'Rows waiting in a model version\'s queue.',
+  );
 
-  readonly inFlight = new Gauge({
-    name: 'inference_in_flight_requests',
-    help: 'Inference requests queued or running, per model version.',
-    labelNames: ['model', 'version'] as const,
-    registers: [this.registry],
-  });
+  readonly inFlight = versionGauge(
+    this.registry,
+    'inference_in_flight_requests',
+    'Inference requests queued or running, per model version.',
+  );
 
   readonly loadDuration = new Histogram({
     name: 'model_load_duration_seconds',
