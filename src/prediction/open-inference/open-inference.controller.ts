@@ -35,6 +35,8 @@ const METADATA_EXAMPLE = {
   outputs: [{ name: 'dense_Dense2/dense_Dense2', datatype: 'FP32', shape: [-1, 3] }],
 };
 
+/** The protocol's extensions this server implements, as `GET /v2` lists them. */
+const EXTENSIONS = ['model_repository', 'model_list', 'binary_tensor_data'];
 const INFER_DESCRIPTION =
   'Input data may be flat or nested (row-major); `outputs` selects which outputs come back.\n\n' +
   'Binary tensor data extension: send the JSON below followed by the inputs\' raw bytes (little-endian, row-major), ' +
@@ -63,9 +65,9 @@ export class OpenInferenceController {
 
   @Get()
   @ApiOperation({ summary: 'Server metadata: name, version, extensions' })
-  @ApiOkResponse({ example: { name: 'ml-microservice', version: '0.1.0', extensions: ['model_repository', 'model_list', 'binary_tensor_data'] } })
+  @ApiOkResponse({ example: { name: 'ml-microservice', version: '0.1.0', extensions: EXTENSIONS } })
   metadata(): { name: string; version: string; extensions: string[] } {
-    return { name: this.server.name, version: this.server.version, extensions: ['model_repository', 'model_list', 'binary_tensor_data'] };
+    return { name: this.server.name, version: this.server.version, extensions: EXTENSIONS };
   }
 
   @Get('models')
