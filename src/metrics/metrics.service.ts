@@ -132,9 +132,14 @@ export class MetricsService {
     let bound = this.versionMetrics.get(key);
     if (!bound) {
       const labels = { model, version };
+      const outcomes = new Map<InferenceOutcome, Counter.Internal>();
       bound = {
         success: this.inferenceRequests.labels({ ...labels, outcome: 'success' }),
-        outcome: (outcome) => this.inferenceRequests.labels({ ...labels, outcome }),
+        outcome: (outcome) => {
+          let counter = outcomes.get(outcome);
+          if (!counter) outcomes.set(outcome, (counter = this.inferenceRequests.labels({ ...labels, outcome })));
+          return counter;
+        },
         queueDuration: this.queueDuration.labels(labels),
         computeDuration: this.computeDuration.labels(labels),
         requestDuration: this.requestDuration.labels(labels),

@@ -473,9 +473,8 @@ describe('Batcher', () => {
 
       const refusal = batcher.fullness();
 
-      expect(refusal).toBeInstanceOf(QueueFullError);
-      expect(refusal!.message).toBe("the model's queue is full (2 rows waiting, at most 2); retry shortly");
-      await expect(batcher.submit(request([4]))).rejects.toThrow(refusal!.message);
+      expect(refusal).toBe("the model's queue is full (2 rows waiting, at most 2); retry shortly");
+      await expect(batcher.submit(request([4]))).rejects.toThrow(new QueueFullError(refusal!));
       hold.open();
       await Promise.all([first, ...queued]);
       expect(batcher.fullness()).toBeUndefined();

@@ -79,18 +79,19 @@ export class Batcher {
   }
 
   /**
-   * The refusal a request would get now whatever its size: the queue has no room for one more
-   * row. Lets a request be refused before its body is read; `submit` still checks its rows.
+   * Why a request would be refused now whatever its size (the queue has no room for one more
+   * row), or undefined. Lets a request be refused before its body is read, without the cost of
+   * an Error and its stack under overload; `submit` still checks its rows.
    */
-  fullness(): QueueFullError | undefined {
-    return this.queuedRows >= this.settings.maxQueueSize && this.queue.length > 0 ? this.queueFull() : undefined;
+  fullness(): string | undefined {
+    return this.queuedRows >= this.settings.maxQueueSize && this.queue.length > 0 ? this.queueFullMessage() : undefined;
   }
 
   submit(inputs: NamedTensors): Promise<NamedTensors> {
     const rows = rowsOf(inputs);
     if (this.queuedRows + rows > this.settings.maxQueueSize && this.queue.length > 0) {
       this.observer?.rejected?.();
-      return Promise.reject(this.queueFull());
+      return Promise.reject(new QueueFullError(this.queueFullMessage()));
     }
     const now = performance.now();
     return new Promise<NamedTensors>((resolve, reject) => {
@@ -101,8 +102,8 @@ export class Batcher {
     });
   }
 
-  private queueFull(): QueueFullError {
-    return new QueueFullError(`the model's queue is full (${this.queuedRows} rows waiting, at most ${this.settings.maxQueueSize}); retry shortly`);
+  private queueFullMessage(): string {
+    return `the model's queue is full (${this.queuedRows} rows waiting, at most ${this.settings.maxQueueSize}); retry shortly`;
   }
 
   /** Resolves once nothing is queued or running. */

@@ -6,7 +6,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { Batcher, BatcherSettings } from './batcher';
 import { LoadedModel, zeroInputs } from './loaded-model';
 import { ModelConfig, selectVersions, VersionPolicy } from './model-config';
-import { ModelLoadError, ModelNotFoundError, ModelNotReadyError, QueueFullError } from './model-errors';
+import { ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
 import { ModelLoader } from './model-loader';
 import { isModelName, ModelFolder, scanModel, scanRepository, VersionFolder } from './model-repository';
 import type { HostTensor } from './model-types';
@@ -49,8 +49,8 @@ export interface ServedModel {
   version: number;
   model: LoadedModel;
   infer(inputs: NamedTensors): Promise<NamedTensors>;
-  /** The refusal any request would get now, its queue being full; undefined when there is room. */
-  queueFull(): QueueFullError | undefined;
+  /** Why any request would be refused now, its queue being full; undefined when there is room. */
+  queueFull(): string | undefined;
 }
 
 /** A version's status with what its model says about itself, when it is loaded. */

@@ -37,7 +37,7 @@ export class QueueAdmission implements OnModuleInit {
       const target = request.method === 'POST' ? this.targetOf(request) : undefined;
       const refusal = target && this.refusal(target);
       if (!refusal) return done();
-      void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, refusal.message, request.id));
+      void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, refusal, request.id));
     });
   }
 
@@ -54,8 +54,8 @@ export class QueueAdmission implements OnModuleInit {
     return undefined;
   }
 
-  private refusal(target: ModelTarget): Error | undefined {
-    let refusal: Error | undefined;
+  private refusal(target: ModelTarget): string | undefined {
+    let refusal: string | undefined;
     try {
       const served = this.registry.resolve(target.model, target.version);
       refusal = served.queueFull();
