@@ -10,52 +10,81 @@ function percentile(sorted, p) {
 }
 
 /**
- * `lateMs`: answers slower than this are also listed one by one (status, latency, when the
- * request was sent, whether it was the first on a new connection, how long that connect took).
+ * All `connections` loops start at once. The warm-up lasts `warmupSeconds`, and longer if need
+ * be, until every loop has had an answer: a server only accepts so many new connections while
+ * it is saturated, and the measured `seconds` that follow are then those of a server that holds
+ * all of them. Only requests sent in the measured window count. What the warm-up took is
+ * returned too: how long it lasted, and the slowest first answer on a connection.
+ *
+ * `lateMs`: measured answers slower than this are also listed one by one (status, latency, when
+ * the request was sent, whether it was the first on a new connection).
  */
-async function runLoad({ url, body, connections, seconds, lateMs = Infinity }) {
+async function runLoad({ url, body, connections, seconds, warmupSeconds = 0, maxWarmupSeconds = 60, lateMs = Infinity }) {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const latencies = {};
   const counts = {};
   let errors = 0;
   let other = 0;
-  const until = Date.now() + seconds * 1000;
   const t0 = performance.now();
   const late = [];
+  let firstAnswerMaxMs = 0;
+  let answeredLoops = 0;
+  let measureFrom = Infinity;
+  let measureUntil = Infinity;
   const once = () =>
     new Promise((resolve) => {
       const started = performance.now();
-      let connected = null;
+      const measured = started >= measureFrom && started < measureUntil;
       const req = http.request(
         { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           res.resume();
           res.on('end', () => {
-            const status = res.statusCode;
-            counts[status] = (counts[status] ?? 0) + 1;
             const ms = performance.now() - started;
-            (latencies[status] ??= []).push(ms);
-            if (ms > lateMs) late.push({ status, ms, sentAtMs: started - t0, newConnection: !req.reusedSocket, connectMs: connected === null ? null : connected - started });
-            if (![200, 503, 504].includes(status)) other++;
+            if (!req.reusedSocket) firstAnswerMaxMs = Math.max(firstAnswerMaxMs, ms);
+            if (measured) {
+              const status = res.statusCode;
+              counts[status] = (counts[status] ?? 0) + 1;
+              (latencies[status] ??= []).push(ms);
+              if (ms > lateMs) late.push({ status, ms, sentAtMs: started - measureFrom, newConnection: !req.reusedSocket });
+              if (![200, 503, 504].includes(status)) other++;
+            }
             resolve();
           });
         },
       );
-      req.on('socket', (socket) => {
-        if (socket.connecting) socket.once('connect', () => (connected = performance.now()));
-      });
       req.on('error', () => {
-        errors++;
+        if (measured) errors++;
         resolve();
       });
       req.end(body);
     });
+  const warmedUp = new Promise((resolve) => {
+    const minimum = setTimeout(check, warmupSeconds * 1000);
+    const maximum = setTimeout(start, maxWarmupSeconds * 1000);
+    function check() {
+      if (measureFrom !== Infinity) return;
+      if (answeredLoops === connections) start();
+      else setTimeout(check, 50);
+    }
+    function start() {
+      if (measureFrom !== Infinity) return;
+      clearTimeout(minimum);
+      clearTimeout(maximum);
+      measureFrom = performance.now();
+      measureUntil = measureFrom + seconds * 1000;
+      resolve();
+    }
+  });
   await Promise.all(
     Array.from({ length: connections }, async () => {
-      while (Date.now() < until) await once();
+      await once();
+      answeredLoops++;
+      while (performance.now() < measureUntil) await once();
     }),
   );
+  await warmedUp;
   agent.destroy();
   const p50 = {};
   const p99 = {};
@@ -64,7 +93,7 @@ async function runLoad({ url, body, connections, seconds, lateMs = Infinity }) {
     p50[status] = percentile(values, 50);
     p99[status] = percentile(values, 99);
   }
-  return { counts, p50, p99, errors, other, late };
+  return { counts, p50, p99, errors, other, late, warmup: { seconds: (measureFrom - t0) / 1000, firstAnswerMaxMs } };
 }
 
 module.exports = { runLoad };
