@@ -191,3 +191,30 @@ describeWithNginx('nginx rate limiting per client address', () => {
     expect(limited.headers['retry-after']).toBe('1');
   });
 });
+
+describeWithNginx('nginx with no replica up', () => {
+  let nginx: LocalNginx;
+
+  beforeAll(async () => {
+    // Ports nothing listens on: every attempt is refused.
+    nginx = await startLocalNginx({ port: await freePort(), upstreams: [await freePort(), await freePort()], burst: false });
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+  });
+
+  it('answers 503 in JSON with Retry-After, its status line matching its body', async () => {
+    const agent = new Agent();
+
+    // The first attempts find the replicas refusing; the next, both marked down.
+    const responses = [];
+    for (let i = 0; i < 8; i++) responses.push(await predict(agent, `${nginx.url}/prediction`));
+
+    for (const response of responses) {
+      expect(response.status).toBe(503);
+      expect(JSON.parse(response.body)).toMatchObject({ statusCode: 503, error: 'Service Unavailable', message: 'no replica could answer; retry shortly' });
+      expect(response.headers['retry-after']).toBe('1');
+    }
+  });
+});
