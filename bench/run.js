@@ -134,7 +134,7 @@ function wrk(url, script, conns, seconds) {
   };
 }
 
-async function stackOf(name, repository, ports) {
+async function stackOf(name, repository, ports, env = {}) {
   const [nginxPort, a, b] = ports;
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const replicas = [];
@@ -152,6 +152,7 @@ async function stackOf(name, repository, ports) {
           BATCHING_ENABLED: batching,
           LOG_LEVEL: 'warn',
           MODEL_POLL_INTERVAL_MS: '0',
+          ...env,
         }),
       );
     }
@@ -207,12 +208,36 @@ async function overload(repository, port) {
     MODEL_POLL_INTERVAL_MS: '0',
   });
   await waitFor(`http://127.0.0.1:${port}/health/ready`);
-  const { runLoad } = require('./load.js');
-  const body = JSON.stringify(heavyBody('mlp'));
-  const result = await runLoad({ url: `http://127.0.0.1:${port}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION, warmupSeconds: WARMUP, lateMs: 5000 });
+  const result = await overloadLoad(`http://127.0.0.1:${port}`);
   const alive = (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
   await stop(child);
   return { ...result, alive };
+}
+
+/**
+ * The same load through nginx in front of 2 such replicas, as deployed (per-client limits lifted):
+ * also counts the answers nginx made itself, having no replica left to try (its access log
+ * names the upstream group instead of a replica then).
+ */
+async function overloadThroughNginx(repository, ports) {
+  const stack = await stackOf('overload-nginx', repository, ports, { MAX_QUEUE_SIZE: '32' });
+  try {
+    const result = await overloadLoad(stack.url);
+    const alive = (await Promise.all(stack.replicaUrls.map(async (url) => (await fetch(`${url}/health/live`)).status === 200))).every(Boolean);
+    // The access log is flushed every second.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const log = readFileSync(join(stack.dir, 'access.log'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const answeredByNginx = log.filter((entry) => entry.upstream === 'api').length;
+    return { ...result, alive, answeredByNginx, logged: log.length };
+  } finally {
+    await stack.close();
+  }
+}
+
+function overloadLoad(baseUrl) {
+  const { runLoad } = require('./load.js');
+  const body = JSON.stringify(heavyBody('mlp'));
+  return runLoad({ url: `${baseUrl}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION, warmupSeconds: WARMUP, lateMs: 5000 });
 }
 
 /** One row of 784 values, the same for every request. */
@@ -321,6 +346,8 @@ async function main() {
   if (OVERLOAD) {
     log('overload: 512 connections, MAX_QUEUE_SIZE=32, one replica');
     overloadResult = await overload(repository, PORT_BASE + offset);
+    log('overload: the same through nginx in front of 2 replicas');
+    overloadResult.nginx = await overloadThroughNginx(repository, [0, 1, 2].map((i) => PORT_BASE + offset + 1 + i));
   }
   rmSync(work, { recursive: true, force: true });
   const report = table(results, overloadResult);
@@ -386,6 +413,16 @@ function table(results, overloadResult) {
       lines.push('');
       lines.push(`${late.length} of the measured 200s came after the 5 s deadline (${fresh.length} of them the first request of a new connection), ` +
         `sent between ${fmt(Math.min(...sent))} and ${fmt(Math.max(...sent))} ms into the measured window.`);
+    }
+    const n = o.nginx;
+    if (n) {
+      lines.push('');
+      lines.push(`The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ` +
+        `${n.counts[200] ?? 0} answered 200 (p50 ${fmt(n.p50[200], 1)} ms, p99 ${fmt(n.p99[200], 1)} ms), ` +
+        `${n.counts[503] ?? 0} refused 503 (p50 ${fmt(n.p50[503], 1)} ms, p99 ${fmt(n.p99[503], 1)} ms), ` +
+        `${n.counts[504] ?? 0} timed out 504, other statuses ${n.other}, socket errors ${n.errors}; ` +
+        `of the ${n.logged} requests in nginx's access log (warm-up included), ${n.answeredByNginx} were answered by nginx itself, no replica being left to try; ` +
+        `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms.`);
     }
   }
   lines.push('');

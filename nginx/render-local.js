@@ -14,7 +14,8 @@ const SOURCE = join(__dirname, 'nginx.conf');
  * @param {number} options.port           port to listen on, on 127.0.0.1
  * @param {number[]} options.upstreams    loopback ports of the replicas
  * @param {string} [options.rate]         per-client rate, e.g. "500r/s"; the deployed one if unset
- * @param {number|false} [options.burst]  per-client burst; false turns per-client rate limiting off
+ * @param {number|false} [options.burst]  per-client burst; false turns the per-client limits (rate
+ *                                        and connections) off, for load that comes from one address
  * @param {boolean} [options.bufferedLog] buffer the access log (for load runs)
  * @returns {string} the path of the rendered config
  */
@@ -40,6 +41,7 @@ function renderLocalConfig({ dir, port, upstreams, rate, burst, bufferedLog = fa
       if (burst === false) return `${indent}# limit_req off for this run`;
       return burst === undefined ? line : `${indent}limit_req zone=per_client burst=${burst} nodelay;`;
     }
+    if (text.startsWith('limit_conn ')) return burst === false ? `${indent}# limit_conn off for this run` : line;
     if (text.startsWith('server api:')) {
       const options = text.replace(/^server \S+\s*/, '').replace(/;.*$/, '');
       return upstreams.map((p) => `${indent}server 127.0.0.1:${p} ${options};`).join('\n');
