@@ -14,10 +14,11 @@
 //   mlp-binary-*    the same two with the row in binary form (the binary tensor data extension)
 //   cnn-binary-*    the same on LeNet-5, a small CNN taking a 28x28x1 image (cnn-* sends JSON)
 // Stacks compared with each other run at once and are measured in turn, ROUNDS times.
-// and an overload run: 512 connections straight at one replica with a small queue.
+// Then two overload runs: 512 connections straight at one replica with a small queue, then through
+// nginx in front of two.
 //
 // Knobs (environment): DURATION (10 s per row), WARMUP (3 s), ROUNDS (2), STACKS (all),
-// CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs it, 0 skips it),
+// CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs them, 0 skips them),
 // PORT_BASE (18300).
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
