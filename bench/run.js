@@ -221,7 +221,7 @@ async function overload(repository, port) {
  * names the upstream group instead of a replica then).
  */
 async function overloadThroughNginx(repository, ports) {
-  const stack = await stackOf('overload-nginx', repository, ports, { MAX_QUEUE_SIZE: '32' });
+  const stack = await stackOf('overload-nginx', repository, ports, { MAX_QUEUE_SIZE: '32', BATCHING_ENABLED: 'true' });
   try {
     const result = await overloadLoad(stack.url);
     const alive = (await Promise.all(stack.replicaUrls.map(async (url) => (await fetch(`${url}/health/live`)).status === 200))).every(Boolean);
