@@ -25,6 +25,7 @@ const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeF
 const { cpus, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
+const { runLoad } = require('./load.js');
 const { INPUTS, MLP_WIDTH, writeModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
@@ -144,19 +145,7 @@ async function stackOf(name, repository, ports, env = {}) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
   } else {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
-    for (const port of [a, b]) {
-      replicas.push(
-        start(`replica:${port}`, process.execPath, [...SERVICE_FLAGS, MAIN], {
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          MODEL_REPOSITORY: repository,
-          BATCHING_ENABLED: batching,
-          LOG_LEVEL: 'warn',
-          MODEL_POLL_INTERVAL_MS: '0',
-          ...env,
-        }),
-      );
-    }
+    for (const port of [a, b]) replicas.push(startReplica(port, repository, { BATCHING_ENABLED: batching, ...env }));
     for (const port of [a, b]) await waitFor(`http://127.0.0.1:${port}/health/ready`);
   }
   // The load comes from one address: the per-client rate limit is lifted for the run.
@@ -198,16 +187,21 @@ async function computeTotals(replicaUrls) {
   return totals;
 }
 
-/** 512 connections straight at one replica with a small queue: only 200, 503 and 504. */
-async function overload(repository, port) {
-  const child = start('overload', process.execPath, [...SERVICE_FLAGS, MAIN], {
+/** One replica of the built service on 127.0.0.1:`port`, serving `repository`. */
+function startReplica(port, repository, env = {}) {
+  return start(`replica:${port}`, process.execPath, [...SERVICE_FLAGS, MAIN], {
     PORT: String(port),
     HOST: '127.0.0.1',
     MODEL_REPOSITORY: repository,
-    MAX_QUEUE_SIZE: '32',
     LOG_LEVEL: 'warn',
     MODEL_POLL_INTERVAL_MS: '0',
+    ...env,
   });
+}
+
+/** 512 connections straight at one replica with a small queue: only 200, 503 and 504. */
+async function overload(repository, port) {
+  const child = startReplica(port, repository, { MAX_QUEUE_SIZE: '32' });
   await waitFor(`http://127.0.0.1:${port}/health/ready`);
   const result = await overloadLoad(`http://127.0.0.1:${port}`);
   const alive = (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
@@ -236,7 +230,6 @@ async function overloadThroughNginx(repository, ports) {
 }
 
 function overloadLoad(baseUrl) {
-  const { runLoad } = require('./load.js');
   const body = JSON.stringify(heavyBody('mlp'));
   return runLoad({ url: `${baseUrl}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION, warmupSeconds: WARMUP, lateMs: 5000 });
 }
@@ -400,10 +393,7 @@ function table(results, overloadResult) {
     const o = overloadResult;
     lines.push('');
     lines.push(`Overload: 512 connections at one replica (mlp, MAX_QUEUE_SIZE=32, REQUEST_TIMEOUT_MS=5000) for ${DURATION} s after a warm-up: ` +
-      `${o.counts[200] ?? 0} answered 200 (p50 ${fmt(o.p50[200], 1)} ms, p99 ${fmt(o.p99[200], 1)} ms), ` +
-      `${o.counts[503] ?? 0} refused 503 (p50 ${fmt(o.p50[503], 1)} ms, p99 ${fmt(o.p99[503], 1)} ms), ` +
-      `${o.counts[504] ?? 0} timed out 504, other statuses ${o.other}, socket errors ${o.errors}; ` +
-      `alive afterwards: ${o.alive ? 'yes' : 'NO'}.`);
+      `${overloadCounts(o)}; alive afterwards: ${o.alive ? 'yes' : 'NO'}.`);
     lines.push('');
     lines.push(`The warm-up (at least ${WARMUP} s, until each of the 512 connections had an answer) took ${fmt(o.warmup.seconds, 1)} s; ` +
       `the slowest first answer on a connection came after ${fmt(o.warmup.firstAnswerMaxMs)} ms.`);
@@ -418,16 +408,20 @@ function table(results, overloadResult) {
     const n = o.nginx;
     if (n) {
       lines.push('');
-      lines.push(`The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ` +
-        `${n.counts[200] ?? 0} answered 200 (p50 ${fmt(n.p50[200], 1)} ms, p99 ${fmt(n.p99[200], 1)} ms), ` +
-        `${n.counts[503] ?? 0} refused 503 (p50 ${fmt(n.p50[503], 1)} ms, p99 ${fmt(n.p99[503], 1)} ms), ` +
-        `${n.counts[504] ?? 0} timed out 504, other statuses ${n.other}, socket errors ${n.errors}; ` +
+      lines.push(`The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ${overloadCounts(n)}; ` +
         `of the ${n.logged} requests in nginx's access log (warm-up included), ${n.answeredByNginx} were answered by nginx itself, no replica being left to try; ` +
         `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms.`);
     }
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** What an overload run's measured window got, status by status. */
+function overloadCounts(r) {
+  return `${r.counts[200] ?? 0} answered 200 (p50 ${fmt(r.p50[200], 1)} ms, p99 ${fmt(r.p99[200], 1)} ms), ` +
+    `${r.counts[503] ?? 0} refused 503 (p50 ${fmt(r.p50[503], 1)} ms, p99 ${fmt(r.p99[503], 1)} ms), ` +
+    `${r.counts[504] ?? 0} timed out 504, other statuses ${r.other}, socket errors ${r.errors}`;
 }
 
 main().catch((error) => {

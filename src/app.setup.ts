@@ -9,7 +9,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import { errorBody } from './common/error-body';
+import { errorBody, refuseOverloaded } from './common/error-body';
 import { isInferenceRoute, V2_INFER_ROUTE } from './common/inference-routes';
 import { parseJsonBody } from './common/json-body';
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './common/security-headers';
@@ -122,8 +122,7 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !isInferenceRoute(request.routeOptions.url ?? '')) return done();
     if (inFlight >= config.http.maxInFlightRequests) {
-      const message = `the server has ${inFlight} inference requests in flight, its limit; retry shortly`;
-      void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, message, request.id));
+      refuseOverloaded(request, reply, `the server has ${inFlight} inference requests in flight, its limit; retry shortly`);
       return;
     }
     inFlight++;

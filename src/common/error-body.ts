@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorDetailDto, ErrorResponseDto } from './error-response.dto';
 
 /** Routes of the V1 (TF Serving) and V2 (Open Inference) protocols. */
@@ -27,4 +28,12 @@ export function errorBody(
     ...(details && details.length > 0 ? { details } : {}),
     requestId,
   };
+}
+
+/** A full queue, or the in-flight limit, clears in well under a second at a replica's rates. */
+export const OVERLOAD_RETRY_AFTER_SECONDS = '1';
+
+/** Refuses an inference request the server is too busy to take: 503 with Retry-After. */
+export function refuseOverloaded(request: FastifyRequest, reply: FastifyReply, message: string): void {
+  void reply.code(503).header('retry-after', OVERLOAD_RETRY_AFTER_SECONDS).send(errorBody(request.url, 503, message, request.id));
 }

@@ -10,13 +10,11 @@ import {
   ModelNotReadyError,
   QueueFullError,
 } from '../model/model-errors';
-import { errorBody } from './error-body';
+import { errorBody, OVERLOAD_RETRY_AFTER_SECONDS } from './error-body';
 import type { ErrorDetailDto } from './error-response.dto';
 
 /** Seconds a client should wait before retrying a model that is not ready. */
 const RETRY_AFTER_SECONDS = '5';
-/** A full queue drains in well under a second at the rates a replica serves. */
-const QUEUE_RETRY_AFTER_SECONDS = '1';
 
 /**
  * The one error contract of the service: `{statusCode, error, message, details?, requestId}`.
@@ -79,7 +77,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message };
     }
     if (exception instanceof QueueFullError) {
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message, retryAfter: QUEUE_RETRY_AFTER_SECONDS };
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message, retryAfter: OVERLOAD_RETRY_AFTER_SECONDS };
     }
     if (exception instanceof DeadlineExceededError) {
       return { status: HttpStatus.GATEWAY_TIMEOUT, message: exception.message };

@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { errorBody } from '../common/error-body';
+import { refuseOverloaded } from '../common/error-body';
 import { DEFAULT_MODEL_ROUTE, NAMED_MODEL_ROUTE, V1_CALL_ROUTE } from '../common/inference-routes';
 import type { AllConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
@@ -37,7 +37,7 @@ export class QueueAdmission implements OnModuleInit {
       const target = request.method === 'POST' ? this.targetOf(request) : undefined;
       const refusal = target && this.refusal(target);
       if (!refusal) return done();
-      void reply.code(503).header('retry-after', '1').send(errorBody(request.url, 503, refusal, request.id));
+      refuseOverloaded(request, reply, refusal);
     });
   }
 
