@@ -6,8 +6,10 @@ import { ManagementModule } from './management/management.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelModule } from './model/model.module';
 import { PredictionModule } from './prediction/prediction.module';
+import { RootController } from './root.controller';
 
 @Module({
   imports: [AppConfigModule, MetricsModule, CommonModule, ModelModule, PredictionModule, ManagementModule, HealthModule],
+  controllers: [RootController],
 })
 export class AppModule {}

@@ -2,9 +2,10 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
-import { createHttpAdapter, NEST_APPLICATION_OPTIONS, setupOpenApi } from './app.setup';
+import { NEST_APPLICATION_OPTIONS, setupOpenApi } from './app.setup';
 import { createPino, PinoLoggerService } from './common/pino-logger';
 import { loadConfiguration } from './config/configuration';
+import { createHttpAdapter } from './http/fastify-adapter';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfiguration();

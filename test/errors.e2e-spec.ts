@@ -1,26 +1,24 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ModelRegistry, ModelStatus, ModelVersionDetails, ServedModel } from '../src/model/model-registry';
+import { ModelRegistry, ReadinessReport, ServedVersion } from '../src/model/model-registry';
+import type { ModelStatus, ModelVersionDetails } from '../src/model/model-status';
 import { createTestApp } from './support/test-app';
 
 const SECRET = '/srv/secret/models/iris/1/weights.bin';
 
 /** A registry whose model fails inside inference with an internal message. */
 class FailingRegistry extends ModelRegistry {
-  resolve(name: string): ServedModel {
-    const fail = () => Promise.reject(new Error(`ENOENT: no such file ${SECRET}`));
+  resolve(name: string): ServedVersion {
     return {
       name,
       version: 1,
-      infer: fail,
+      infer: () => Promise.reject(new Error(`ENOENT: no such file ${SECRET}`)),
       queueFull: () => undefined,
-      model: {
+      description: {
         format: 'layers',
+        platform: 'tensorflowjs_layers',
         signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3] }] },
         metadata: {},
-        checkInputs: () => undefined,
-        infer: fail,
-        dispose: () => undefined,
-      } as unknown as ServedModel['model'],
+      },
     };
   }
 
@@ -36,12 +34,8 @@ class FailingRegistry extends ModelRegistry {
     throw new Error('not used');
   }
 
-  isReady(): boolean {
-    return true;
-  }
-
-  unreadiness(): string[] {
-    return [];
+  readiness(): ReadinessReport {
+    return { ready: true, problems: [], models: [{ ...this.model('iris'), required: true }] };
   }
 
   load(): Promise<ModelStatus> {

@@ -261,7 +261,7 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
       const response = await app.inject({ method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload });
 
       expect(response.statusCode).toBe(400);
-      expect(response.json().message).toBe('the body has a "__proto__" or "constructor.prototype" key; such keys are refused');
+      expect(response.json().message).toBe('__proto__: is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused');
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 

@@ -76,14 +76,17 @@ describe('the model repository and its management API (end to end, models built 
       expect(models.misconfigured.reason).toContain('config.json: version_policy.newest is not a known setting');
     });
 
-    it('keeps the service not ready while a model has no version serving, naming it', async () => {
+    it('stays ready while models it is not required to serve are broken, and lists them with the reason', async () => {
       const ready = await get('/health/ready');
 
-      expect(ready.statusCode).toBe(503);
-      const reason: string = ready.json().error.models.reason;
-      expect(reason).toContain('model broken is UNAVAILABLE');
-      expect(reason).toContain('model misconfigured is UNAVAILABLE');
-      expect(reason).not.toContain('model flowers');
+      expect(ready.statusCode).toBe(200);
+      const models = ready.json().info.models;
+      expect(models.iris).toMatchObject({ state: 'AVAILABLE', required: true, versions: [1] });
+      expect(models.broken).toMatchObject({ state: 'UNAVAILABLE', required: false, versions: [] });
+      expect(models.broken.reason).toMatch(/^version 1 is UNAVAILABLE: cannot read weight shard/);
+      expect(models.misconfigured).toMatchObject({ state: 'UNAVAILABLE', required: false });
+      expect((await get('/v2/health/ready')).statusCode).toBe(200);
+      expect((await get('/v2/models/broken/ready')).statusCode).toBe(503);
     });
   });
 

@@ -1,7 +1,8 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AllConfig } from '../config/configuration';
+import { AuthenticationError, ManagementDisabledError } from './request-errors';
 
 /**
  * Guards the mutating management routes with the bearer token in ADMIN_TOKEN. With no token
@@ -19,12 +20,12 @@ export class AdminTokenGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.expected) {
-      throw new ForbiddenException('model management is turned off: set ADMIN_TOKEN to turn it on');
+      throw new ManagementDisabledError('model management is turned off: set ADMIN_TOKEN to turn it on');
     }
     const header = context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers.authorization;
     const match = typeof header === 'string' ? /^Bearer (.+)$/i.exec(header) : null;
-    if (!match) throw new UnauthorizedException('this route needs an "Authorization: Bearer <ADMIN_TOKEN>" header');
-    if (!timingSafeEqual(digest(match[1]), this.expected)) throw new UnauthorizedException('the bearer token is not valid');
+    if (!match) throw new AuthenticationError('this route needs an "Authorization: Bearer <ADMIN_TOKEN>" header');
+    if (!timingSafeEqual(digest(match[1]), this.expected)) throw new AuthenticationError('the bearer token is not valid');
     return true;
   }
 }

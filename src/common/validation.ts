@@ -1,9 +1,6 @@
-import { ArgumentMetadata, BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
-// class-transformer's own registry of `@Type` decorators (its package has no public export for it).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
-import { validateSync, ValidationError, ValidatorOptions } from 'class-validator';
-import type { ErrorDetailDto } from './error-response.dto';
+import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
+import { ValidateNested, validateSync, ValidationError, ValidatorOptions } from 'class-validator';
+import { InputProblem, InvalidInputError } from '../model/model-errors';
 
 /** Unknown fields are refused, not stripped: a misspelt field name is an error the client sees. */
 const VALIDATOR_OPTIONS: ValidatorOptions = {
@@ -16,48 +13,63 @@ const VALIDATOR_OPTIONS: ValidatorOptions = {
 
 const BUILT_IN = new Set<unknown>([String, Boolean, Number, Array, Object, Buffer, Date]);
 
+const NESTED = Symbol('nested DTOs');
+
+type DtoClass = new () => object;
+
+/**
+ * A property holding a DTO, or a list of them: validated as that class (class-validator's
+ * `ValidateNested`), and made an instance of it by the validation pipe.
+ */
+export function NestedDto(type: () => DtoClass): PropertyDecorator {
+  return (target, property) => {
+    const nested = new Map<string | symbol, () => DtoClass>(Reflect.getMetadata(NESTED, target) as Map<string | symbol, () => DtoClass> | undefined);
+    nested.set(property, type);
+    Reflect.defineMetadata(NESTED, nested, target);
+    ValidateNested({ each: true })(target, property);
+  };
+}
+
 /**
  * The global validation pipe: request bodies are checked against their DTO class with
  * class-validator, and every problem is listed with its path.
  *
- * Unlike Nest's ValidationPipe, it does not deep-copy the body (class-transformer) nor walk it
- * for prototype keys and array gaps: the JSON parser already refuses prototype keys and cannot
- * make sparse arrays, and tensors of thousands of values would be copied and walked three times
- * per request. Only the objects a DTO declares as nested (`@Type`) become class instances.
+ * Unlike Nest's ValidationPipe, it does not deep-copy the body with class-transformer: tensors
+ * of thousands of values would be copied and walked for nothing. A body's objects are given
+ * their DTO's prototype instead (the body parser has already refused keys named like
+ * Object.prototype members, which could otherwise shadow `constructor`).
  */
 @Injectable()
 export class BodyValidationPipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype } = metadata;
     if (metadata.type !== 'body' || !metatype || BUILT_IN.has(metatype)) return value;
-    if (!isPlainObject(value)) {
-      throw new BadRequestException({
-        message: 'the request body must be a JSON object',
-        details: [{ path: 'body', message: 'must be a JSON object' }],
-      });
-    }
-    return validateBody(metatype as new () => object, value);
+    return validateBody(metatype as DtoClass, value);
   }
 }
 
-/** The body as an instance of its DTO class, validated; throws a 400 listing the problems. */
+/** The body as an instance of its DTO class, validated; throws InvalidInputError listing the problems. */
 export function validateBody<T extends object>(type: new () => T, body: unknown): T {
+  if (!isPlainObject(body)) throw new InvalidInputError('the request body must be a JSON object', [{ path: 'body', message: 'must be a JSON object' }]);
   const instance = toInstance(type, body) as T;
   const errors = validateSync(instance, VALIDATOR_OPTIONS);
-  if (errors.length > 0) throw new BadRequestException(describeValidationErrors(errors));
+  if (errors.length > 0) {
+    const details = flatten(errors);
+    const message = details.length > 0 ? details.map((d) => `${d.path}: ${d.message}`).join('; ') : 'the request body is invalid';
+    throw new InvalidInputError(message, details);
+  }
   return instance;
 }
 
-/** A plain object re-parented onto its class, and so on for the properties marked `@Type`. */
-function toInstance(type: new () => object, value: unknown): unknown {
+/** A plain object re-parented onto its class, and so on for its nested DTOs. */
+function toInstance(type: DtoClass, value: unknown): unknown {
   if (!isPlainObject(value)) return value;
-  const instance: Record<string, unknown> = Object.assign(Object.create(type.prototype), value);
-  for (const key of Object.keys(value)) {
-    const nested = defaultMetadataStorage.findTypeMetadata(type, key);
-    if (!nested) continue;
-    const nestedType = nested.typeFunction() as new () => object;
+  const instance: Record<string, unknown> = Object.assign(Object.create(type.prototype as object) as object, value);
+  const nested = Reflect.getMetadata(NESTED, type.prototype as object) as Map<string, () => DtoClass> | undefined;
+  for (const [key, nestedType] of nested ?? []) {
     const child = value[key];
-    instance[key] = Array.isArray(child) ? child.map((item) => toInstance(nestedType, item)) : toInstance(nestedType, child);
+    if (child === undefined) continue;
+    instance[key] = Array.isArray(child) ? child.map((item) => toInstance(nestedType(), item)) : toInstance(nestedType(), child);
   }
   return instance;
 }
@@ -66,15 +78,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** What class-validator found, as the error contract's message and details. */
-export function describeValidationErrors(errors: ValidationError[]): { message: string; details: ErrorDetailDto[] } {
-  const details = flatten(errors);
-  const message = details.length > 0 ? details.map((d) => `${d.path}: ${d.message}`).join('; ') : 'the request body is invalid';
-  return { message, details };
-}
-
-function flatten(errors: ValidationError[], parent = ''): ErrorDetailDto[] {
-  const details: ErrorDetailDto[] = [];
+function flatten(errors: ValidationError[], parent = ''): InputProblem[] {
+  const details: InputProblem[] = [];
   for (const error of errors) {
     const path = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
     for (const message of Object.values(error.constraints ?? {})) {
@@ -90,7 +95,7 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetailDto[] {
  * followed by a more precise place (`features[2]`, `features.petal_width`); that place,
  * under the property's full path, becomes the detail's path.
  */
-function locate(message: string, property: string, path: string): ErrorDetailDto {
+function locate(message: string, property: string, path: string): InputProblem {
   const named = property.length > 100 ? property.slice(0, 100) : property;
   if (message.startsWith(named)) {
     const place = /^((?:\[[^\]]*\]|\.[A-Za-z_$][\w$]*)*) (.*)$/s.exec(message.slice(named.length));

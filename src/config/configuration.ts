@@ -1,4 +1,5 @@
 import { ConfigType, registerAs } from '@nestjs/config';
+import type { RequiredModels } from '../model/readiness';
 import { validateEnvironment } from './environment';
 
 export const httpConfig = registerAs('http', () => {
@@ -22,6 +23,7 @@ export const modelConfig = registerAs('model', () => {
   return {
     repository: env.MODEL_REPOSITORY,
     defaultModel: env.DEFAULT_MODEL,
+    requiredModels: requiredModels(env.REQUIRED_MODELS, env.DEFAULT_MODEL),
     backend: env.TFJS_BACKEND,
     pollIntervalMs: env.MODEL_POLL_INTERVAL_MS,
     batching: {
@@ -33,6 +35,12 @@ export const modelConfig = registerAs('model', () => {
     },
   };
 });
+
+/** `*`, a list of names, or (unset) the default model alone. */
+function requiredModels(value: string | undefined, defaultModel: string): RequiredModels {
+  if (value === '*') return { kind: 'every' };
+  return { kind: 'listed', names: value ? [...new Set(value.split(',').map((name) => name.trim()))] : [defaultModel] };
+}
 
 export const managementConfig = registerAs('management', () => {
   const env = validateEnvironment();

@@ -51,6 +51,17 @@ export class EnvironmentVariables {
   })
   DEFAULT_MODEL = 'iris';
 
+  /**
+   * The models a replica must serve to be ready: `*` for every model in the repository, or a
+   * comma-separated list; unset, the default model. Others may be broken or loading without
+   * taking the replica out of rotation.
+   */
+  @IsOptional()
+  @Matches(/^(\*|[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\s*,\s*[A-Za-z0-9][A-Za-z0-9_-]{0,63})*)$/, {
+    message: 'REQUIRED_MODELS must be "*" or a comma-separated list of model folder names',
+  })
+  REQUIRED_MODELS?: string;
+
   @IsIn(TFJS_BACKEND_CHOICES)
   TFJS_BACKEND: TfjsBackendChoice = 'auto';
 
@@ -163,7 +174,7 @@ export class EnvironmentVariables {
 }
 
 /** Every variable read, including optional ones that have no default. */
-const ENVIRONMENT_KEYS = [...Object.keys(new EnvironmentVariables()), 'ADMIN_TOKEN', 'CORS_ORIGINS'];
+const ENVIRONMENT_KEYS = [...Object.keys(new EnvironmentVariables()), 'ADMIN_TOKEN', 'CORS_ORIGINS', 'REQUIRED_MODELS'];
 
 const INTEGER_VARIABLES = new Set<string>([
   'PORT',

@@ -7,11 +7,16 @@ import {
   HealthIndicatorResult,
   HealthIndicatorService,
 } from '@nestjs/terminus';
-import { ModelRegistry, ModelState } from '../model/model-registry';
+import { ModelRegistry } from '../model/model-registry';
+import { ModelState } from '../model/model-status';
 import { ShutdownState } from './shutdown-state';
 
-const MODELS_UP = { status: 'up', iris: { state: 'AVAILABLE', versions: [1] } };
-const MODELS_DOWN = { status: 'down', reason: 'model iris is LOADING', iris: { state: 'LOADING', versions: [] } };
+const MODELS_UP = {
+  status: 'up',
+  iris: { state: 'AVAILABLE', required: true, versions: [1] },
+  mnist: { state: 'UNAVAILABLE', required: false, versions: [], reason: 'version 3 is UNAVAILABLE: model.json is not valid JSON' },
+};
+const MODELS_DOWN = { status: 'down', reason: 'required model iris is LOADING', iris: { state: 'LOADING', required: true, versions: [] } };
 const UP_EXAMPLE = {
   status: 'ok',
   info: { lifecycle: { status: 'up' }, models: MODELS_UP },
@@ -52,7 +57,9 @@ export class HealthController {
   @Get('ready')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({
-    summary: 'Readiness: every model in the repository has a version loaded and warmed, the default model among them, and the process is not shutting down.',
+    summary:
+      'Readiness: the models the replica must serve (REQUIRED_MODELS, by default the default model) each have a version loaded and warmed, ' +
+      'and the process is not shutting down. Every model is listed with its state; one that is not required never fails the probe.',
   })
   @ApiResponse({ status: 200, description: 'Ready to take traffic.', example: UP_EXAMPLE })
   @ApiResponse({ status: 503, description: 'Not ready; `error` says why.', example: DOWN_EXAMPLE })
@@ -81,14 +88,16 @@ export class HealthController {
 
   private models(): HealthIndicatorResult {
     const indicator = this.indicators.check('models');
-    const byName: Record<string, { state: string; versions: number[] }> = {};
-    for (const model of this.registry.models()) {
+    const report = this.registry.readiness();
+    const byName: Record<string, { state: string; required: boolean; versions: number[]; reason?: string }> = {};
+    for (const model of report.models) {
       byName[model.name] = {
         state: model.state,
+        required: model.required,
         versions: model.versions.filter((v) => v.state === ModelState.AVAILABLE).map((v) => v.version),
+        ...(model.reason ? { reason: model.reason } : {}),
       };
     }
-    const problems = this.registry.unreadiness();
-    return problems.length === 0 ? indicator.up(byName) : indicator.down({ reason: problems.join('; '), ...byName });
+    return report.ready ? indicator.up(byName) : indicator.down({ reason: report.problems.join('; '), ...byName });
   }
 }

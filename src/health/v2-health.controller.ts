@@ -1,11 +1,14 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProtocolErrors } from '../common/api-error-responses.decorator';
+import { RouteFacts } from '../http/route-facts';
+import { ModelNotReadyError } from '../model/model-errors';
 import { ModelRegistry } from '../model/model-registry';
 import { ShutdownState } from './shutdown-state';
 
 /** The Open Inference Protocol's health routes: the same checks as /health/live and /health/ready. */
 @ApiTags('open inference protocol (v2)')
+@RouteFacts({ errorShape: 'protocol' })
 @Controller('v2/health')
 export class V2HealthController {
   constructor(
@@ -21,12 +24,12 @@ export class V2HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Server ready: every model has a version serving and the server is not shutting down' })
+  @ApiOperation({ summary: 'Server ready: the required models serve (REQUIRED_MODELS) and the server is not shutting down' })
   @ApiOkResponse({ example: { ready: true } })
   @ApiProtocolErrors(503)
   ready(): { ready: true } {
-    const problems = this.shutdown.isShuttingDown() ? ['shutting down'] : this.registry.unreadiness();
-    if (problems.length > 0) throw new ServiceUnavailableException(`not ready: ${problems.join('; ')}`);
+    const problems = this.shutdown.isShuttingDown() ? ['shutting down'] : this.registry.readiness().problems;
+    if (problems.length > 0) throw new ModelNotReadyError(`not ready: ${problems.join('; ')}`);
     return { ready: true };
   }
 }

@@ -2,8 +2,10 @@ import { Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/commo
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ModelNamePipe, ModelVersionPipe } from '../common/model-route-params';
-import type { LoadedModel } from '../model/loaded-model';
-import { ModelRegistry, ModelStatus, ModelVersionStatus } from '../model/model-registry';
+import { RouteFacts } from '../http/route-facts';
+import { ModelRegistry } from '../model/model-registry';
+import type { ModelStatus, ModelVersionStatus } from '../model/model-status';
+import type { VersionDescription } from '../model/model-types';
 import { AdminTokenGuard } from '../common/admin-token.guard';
 import { ModelListDto, ModelStatusDto, ModelVersionDto } from './dto/model-status.dto';
 
@@ -52,11 +54,12 @@ export class ModelsController {
   @ApiOkResponse({ type: ModelVersionDto, example: IRIS_VERSION })
   @ApiErrorResponses(400, 404, 500)
   version(@Param('name', ModelNamePipe) name: string, @Param('version', ModelVersionPipe) version: number): ModelVersionDto {
-    const { status, model } = this.registry.versionDetails(name, version);
-    return versionDto(status, model);
+    const { status, description } = this.registry.versionDetails(name, version);
+    return versionDto(status, description);
   }
 
   @Post(':name/load')
+  @RouteFacts({ management: true })
   @HttpCode(200)
   @UseGuards(AdminTokenGuard)
   @ApiBearerAuth()
@@ -69,6 +72,7 @@ export class ModelsController {
   }
 
   @Post(':name/unload')
+  @RouteFacts({ management: true })
   @HttpCode(200)
   @UseGuards(AdminTokenGuard)
   @ApiBearerAuth()
@@ -81,6 +85,7 @@ export class ModelsController {
   }
 
   @Post(':name/reload')
+  @RouteFacts({ management: true })
   @HttpCode(200)
   @UseGuards(AdminTokenGuard)
   @ApiBearerAuth()
@@ -97,22 +102,19 @@ export class ModelsController {
   private describe(status: ModelStatus): ModelStatusDto {
     return {
       ...status,
-      versions: status.versions.map((v) => {
-        const { model } = v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version) : { model: undefined };
-        return versionDto(v, model);
-      }),
+      versions: status.versions.map((v) => versionDto(v, v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version).description : undefined)),
     };
   }
 }
 
-function versionDto(status: ModelVersionStatus, model?: LoadedModel): ModelVersionDto {
-  if (!model) return { ...status };
-  const { labels, features, description } = model.metadata;
+function versionDto(status: ModelVersionStatus, loaded?: VersionDescription): ModelVersionDto {
+  if (!loaded) return { ...status };
+  const { labels, features, description } = loaded.metadata;
   return {
     ...status,
-    format: model.format,
-    inputs: model.signature.inputs,
-    outputs: model.signature.outputs,
+    format: loaded.format,
+    inputs: [...loaded.signature.inputs],
+    outputs: [...loaded.signature.outputs],
     ...(labels ? { labels } : {}),
     ...(features ? { features } : {}),
     ...(typeof description === 'string' ? { description } : {}),

@@ -7,6 +7,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 const VERSION_LABELS = ['model', 'version'] as const;
+const MODEL_STATES = ['AVAILABLE', 'LOADING', 'UNAVAILABLE', 'UNLOADED'] as const;
 
 /** A histogram by model and version. */
 function versionHistogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram<(typeof VERSION_LABELS)[number]> {
@@ -163,6 +164,28 @@ export class MetricsService {
     }
     bound.requests.inc();
     bound.duration.observe(seconds);
+  }
+
+  /**
+   * `model_state`: one series per model and state, 1 for the state the model is in, 0 for the
+   * others; `required` says whether the replica's readiness waits for the model. Read from
+   * `read` when Prometheus scrapes, so a broken model that readiness ignores still shows here.
+   */
+  trackModels(read: () => readonly { name: string; state: string; required: boolean }[]): void {
+    new Gauge({
+      name: 'model_state',
+      help: 'Models by state (AVAILABLE, LOADING, UNAVAILABLE, UNLOADED): 1 for the state each model is in; required="true" for the models readiness waits for.',
+      labelNames: ['model', 'state', 'required'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const model of read()) {
+          for (const state of MODEL_STATES) {
+            this.set({ model: model.name, state, required: String(model.required) }, model.state === state ? 1 : 0);
+          }
+        }
+      },
+    });
   }
 
   /** Adds a gauge whose value is read when Prometheus scrapes. */

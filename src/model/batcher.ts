@@ -1,7 +1,5 @@
-import type { ModelSignature, HostTensor, TensorData } from './model-types';
 import { DeadlineExceededError, QueueFullError } from './model-errors';
-
-type NamedTensors = Record<string, HostTensor>;
+import type { ModelSignature, NamedTensors, TensorData } from './model-types';
 
 export interface BatcherSettings {
   /** Merge concurrent requests into one inference; off, each request runs alone (still queued). */
@@ -16,13 +14,11 @@ export interface BatcherSettings {
   timeoutMs: number;
 }
 
-/** What a batcher reports, for metrics; every method is optional to call and cheap. */
+/** What a batcher reports, for metrics; every method is optional and cheap to call. */
 export interface BatcherObserver {
   depthChanged(depthRows: number): void;
   batchRan(rows: number, requests: number, computeSeconds: number): void;
   requestDone(queueSeconds: number): void;
-  rejected(): void;
-  timedOut(): void;
 }
 
 interface Pending {
@@ -90,7 +86,6 @@ export class Batcher {
   submit(inputs: NamedTensors): Promise<NamedTensors> {
     const rows = rowsOf(inputs);
     if (this.queuedRows + rows > this.settings.maxQueueSize && this.queue.length > 0) {
-      this.observer?.rejected?.();
       return Promise.reject(new QueueFullError(this.queueFullMessage()));
     }
     const now = performance.now();
@@ -193,7 +188,6 @@ export class Batcher {
       const late = this.queue.shift()!;
       this.queuedRows -= late.rows;
       this.observer?.depthChanged?.(this.queuedRows);
-      this.observer?.timedOut?.();
       late.reject(new DeadlineExceededError(`the request waited ${Math.round(now - late.arrived)} ms for the model, past its deadline of ${this.settings.timeoutMs} ms`));
     }
   }

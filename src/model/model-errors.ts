@@ -31,6 +31,11 @@ export class InvalidInputError extends Error {
   static at(path: string, message: string): InvalidInputError {
     return new InvalidInputError(`${path}: ${message}`, [{ path, message }]);
   }
+
+  /** A problem with the request body as a whole: its message says so in full. */
+  static body(message: string): InvalidInputError {
+    return new InvalidInputError(message, [{ path: 'body', message }]);
+  }
 }
 
 /** A model version's queue has no room for the request: retry shortly (HTTP 503). */

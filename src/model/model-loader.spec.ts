@@ -17,6 +17,7 @@ import type { LoadedModel } from './loaded-model';
 import { InvalidInputError, ModelFormatError } from './model-errors';
 import { METADATA_JSON, TfjsModelLoader } from './model-loader';
 import type { HostTensor } from './model-types';
+import { checkInputs } from './signature';
 import { createTfjsRuntime, TfjsRuntime } from './tfjs-runtime';
 import { errorFrom } from '../../test/support/errors';
 
@@ -96,10 +97,10 @@ describe(TfjsModelLoader.name, () => {
       original.dispose();
 
       const model = await load(directory);
-      const outputs = await model.infer({ [model.signature.inputs[0].name]: input });
-      const outputNames = model.signature.outputs.map((spec) => spec.name);
+      const outputs = await model.infer({ [model.description.signature.inputs[0].name]: input });
+      const outputNames = model.description.signature.outputs.map((spec) => spec.name);
 
-      expect(model.format).toBe('layers');
+      expect(model.description.format).toBe('layers');
       expect(Object.keys(outputs)).toEqual(outputNames);
       const output = outputs[outputNames[0]];
       expect(output.dtype).toBe(FLOAT32);
@@ -121,7 +122,7 @@ describe(TfjsModelLoader.name, () => {
       const model = await load(directory);
 
       expect(inputName).toBe(`${DENSE_HIDDEN_LAYER}_input`);
-      expect(model.signature).toEqual({
+      expect(model.description.signature).toEqual({
         inputs: [{ name: inputName, dtype: FLOAT32, shape: [FREE_DIM, INPUT_WIDTH] }],
         outputs: [{ name: outputName, dtype: FLOAT32, shape: [FREE_DIM, UNITS] }],
       });
@@ -136,7 +137,7 @@ describe(TfjsModelLoader.name, () => {
       const first = await load(directory);
       const second = await load(directory);
 
-      expect(second.signature).toEqual(first.signature);
+      expect(second.description.signature).toEqual(first.description.signature);
     });
   });
 
@@ -174,7 +175,7 @@ describe(TfjsModelLoader.name, () => {
 
         const outputs = await model.infer({ [written.inputName]: { dtype: inputDtype, shape: [BATCH, INPUT_WIDTH], data } });
 
-        expect(model.format).toBe('graph');
+        expect(model.description.format).toBe('graph');
         expect(Object.keys(outputs)).toEqual([written.outputName]);
         const output = outputs[written.outputName];
         expect(output.dtype).toBe(FLOAT32);
@@ -188,15 +189,15 @@ describe(TfjsModelLoader.name, () => {
       const [floatModel, floatWritten] = await graphModel();
       const [intModel] = await graphModel({ inputName: 'features', outputName: 'scores', inputDtype: INT32 });
 
-      expect(floatModel.signature.inputs).toEqual([
-        { name: floatWritten.inputName, dtype: FLOAT32, shape: [FREE_DIM, INPUT_WIDTH] },
+      expect(floatModel.description.signature.inputs).toEqual([
+        { name: floatWritten.inputName, dtype: FLOAT32, shape: [FREE_DIM, INPUT_WIDTH], aliases: [`${floatWritten.inputName}:0`] },
       ]);
       // The output shape is not on the graph's nodes; it comes from the signature block.
-      expect(floatModel.signature.outputs).toEqual([
-        { name: floatWritten.outputName, dtype: FLOAT32, shape: [FREE_DIM, UNITS] },
+      expect(floatModel.description.signature.outputs).toEqual([
+        { name: floatWritten.outputName, dtype: FLOAT32, shape: [FREE_DIM, UNITS], aliases: [`${floatWritten.outputName}:0`] },
       ]);
-      expect(intModel.signature.inputs).toEqual([{ name: 'features', dtype: INT32, shape: [FREE_DIM, INPUT_WIDTH] }]);
-      expect(intModel.signature.outputs.map((spec) => spec.name)).toEqual(['scores']);
+      expect(intModel.description.signature.inputs).toEqual([{ name: 'features', dtype: INT32, shape: [FREE_DIM, INPUT_WIDTH], aliases: ['features:0'] }]);
+      expect(intModel.description.signature.outputs.map((spec) => spec.name)).toEqual(['scores']);
     });
   });
 
@@ -209,13 +210,13 @@ describe(TfjsModelLoader.name, () => {
 
       const model = await load(directory);
 
-      expect(model.metadata).toEqual(metadata);
+      expect(model.description.metadata).toEqual(metadata);
     });
 
     it('gives empty metadata to a model without metadata.json', async () => {
       const [model] = await graphModel();
 
-      expect(model.metadata).toEqual({});
+      expect(model.description.metadata).toEqual({});
     });
 
     it.each([
@@ -285,7 +286,7 @@ describe(TfjsModelLoader.name, () => {
 
     /** The InvalidInputError checkInputs throws; checks it names the input. */
     async function refusal(inputs: Record<string, HostTensor>, name: string): Promise<InvalidInputError> {
-      const error = await errorFrom(() => model.checkInputs(inputs));
+      const error = await errorFrom(() => checkInputs(model.description.signature, inputs));
       expect(error).toBeInstanceOf(InvalidInputError);
       const invalid = error as InvalidInputError;
       expect(invalid.message.startsWith(`${name}: `)).toBe(true);
@@ -294,8 +295,22 @@ describe(TfjsModelLoader.name, () => {
     }
 
     it('accepts inputs of the right name, dtype and shape, any batch size', () => {
-      expect(() => model.checkInputs({ [inputName]: floatInput(1, INPUT_WIDTH) })).not.toThrow();
-      expect(() => model.checkInputs({ [inputName]: floatInput(BATCH, INPUT_WIDTH) })).not.toThrow();
+      expect(() => checkInputs(model.description.signature, { [inputName]: floatInput(1, INPUT_WIDTH) })).not.toThrow();
+      expect(() => checkInputs(model.description.signature, { [inputName]: floatInput(BATCH, INPUT_WIDTH) })).not.toThrow();
+    });
+
+    it('accepts the input under the name its signature block uses (":0"), keyed by its own name', () => {
+      const input = floatInput(1, INPUT_WIDTH);
+
+      const checked = checkInputs(model.description.signature, { [`${inputName}:0`]: input });
+
+      expect(checked).toEqual({ [inputName]: input });
+    });
+
+    it('refuses an input given under both of its names', async () => {
+      const error = await refusal({ [inputName]: floatInput(1, INPUT_WIDTH), [`${inputName}:0`]: floatInput(1, INPUT_WIDTH) }, `${inputName}:0`);
+
+      expect(error.message).toContain('given twice');
     });
 
     it('refuses an input name the model does not have', async () => {
@@ -344,7 +359,7 @@ describe(TfjsModelLoader.name, () => {
 
   describe('tensor memory', () => {
     async function expectNoLeak(model: LoadedModel): Promise<void> {
-      const inputs = { [model.signature.inputs[0].name]: floatInput(BATCH, INPUT_WIDTH) };
+      const inputs = { [model.description.signature.inputs[0].name]: floatInput(BATCH, INPUT_WIDTH) };
       // One call first: lazy, one-time allocations (compiled graphs, kernels) are not leaks.
       await model.infer(inputs);
       const before = tf.memory().numTensors;

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
-import { LoadedGraphModel, LoadedLayersModel, LoadedModel } from './loaded-model';
+import type { LoadedModel } from './loaded-model';
 import { formatOf, readModelArtifacts } from './model-artifacts';
 import { ModelFormatError } from './model-errors';
 import type { ModelMetadata } from './model-types';
+import { TfjsGraphModel, TfjsLayersModel } from './tfjs-model';
 import { TfjsRuntime } from './tfjs-runtime';
 
 export const METADATA_JSON = 'metadata.json';
@@ -28,9 +29,9 @@ export class TfjsModelLoader extends ModelLoader {
     const memory = tf.io.fromMemory(artifacts);
     try {
       if (formatOf(artifacts) === 'graph') {
-        return new LoadedGraphModel(tf, await tf.loadGraphModel(memory), metadata);
+        return new TfjsGraphModel(tf, await tf.loadGraphModel(memory), metadata);
       }
-      return new LoadedLayersModel(tf, await tf.loadLayersModel(memory), metadata);
+      return new TfjsLayersModel(tf, await tf.loadLayersModel(memory), metadata);
     } catch (error) {
       if (error instanceof ModelFormatError) throw error;
       throw new ModelFormatError(`TF.js cannot build the model: ${(error as Error).message}`);

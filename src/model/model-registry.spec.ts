@@ -8,8 +8,10 @@ import { LoadedModel } from './loaded-model';
 import { findIncompleteness } from './model-artifacts';
 import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
 import { ModelLoader } from './model-loader';
-import { ModelState, RepositoryModelRegistry } from './model-registry';
-import type { HostTensor, ModelSignature } from './model-types';
+import { ModelState } from './model-status';
+import type { HostTensor, ModelSignature, VersionDescription } from './model-types';
+import type { RequiredModels } from './readiness';
+import { RepositoryModelRegistry } from './repository-registry';
 import { errorFrom } from '../../test/support/errors';
 
 const MODEL = 'flowers';
@@ -37,9 +39,7 @@ interface Gate {
 }
 
 class FakeModel extends LoadedModel {
-  readonly format = 'layers' as const;
-  readonly signature = SIGNATURE;
-  readonly metadata = {};
+  readonly description: VersionDescription = { format: 'layers', platform: 'tensorflowjs_layers', signature: SIGNATURE, metadata: {} };
   inferCalls = 0;
   disposed = false;
   /** Every inference waits for this before it answers. */
@@ -115,10 +115,10 @@ function internals(registry: RepositoryModelRegistry): RegistryInternals {
   return registry as unknown as RegistryInternals;
 }
 
-function configFor(repository: string, pollIntervalMs: number, defaultModel: string): ConfigService<AllConfig, true> {
+function configFor(repository: string, pollIntervalMs: number, required: RequiredModels): ConfigService<AllConfig, true> {
   const values: Record<string, unknown> = {
     'model.repository': repository,
-    'model.defaultModel': defaultModel,
+    'model.requiredModels': required,
     'model.pollIntervalMs': pollIntervalMs,
     'model.batching': { enabled: true, maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, timeoutMs: 5000 },
   };
@@ -164,10 +164,10 @@ describe(RepositoryModelRegistry.name, () => {
     return made;
   }
 
-  function createRegistry(options: { pollIntervalMs?: number; defaultModel?: string } = {}): RepositoryModelRegistry {
+  function createRegistry(options: { pollIntervalMs?: number; required?: RequiredModels } = {}): RepositoryModelRegistry {
     registry = new RepositoryModelRegistry(
       loader,
-      configFor(repository, options.pollIntervalMs ?? 0, options.defaultModel ?? MODEL),
+      configFor(repository, options.pollIntervalMs ?? 0, options.required ?? { kind: 'listed', names: [MODEL] }),
       new MetricsService(),
     );
     return registry;
@@ -268,7 +268,7 @@ describe(RepositoryModelRegistry.name, () => {
       ]);
       expect(() => registry.resolve('.hidden')).toThrow(ModelNotFoundError);
       expect(() => registry.model('bad name')).toThrow(ModelNotFoundError);
-      expect(registry.isReady()).toBe(true);
+      expect(registry.readiness().ready).toBe(true);
     });
 
     it('hands out the version loaded from its own folder, and its infer reaches that model', async () => {
@@ -278,7 +278,7 @@ describe(RepositoryModelRegistry.name, () => {
       const served = registry.resolve(MODEL);
       const output = await served.infer(INPUTS);
 
-      expect(served).toMatchObject({ name: MODEL, version: 1, model: loader.modelsFrom(dir(MODEL, 1))[0] });
+      expect(served).toMatchObject({ name: MODEL, version: 1, description: loader.modelsFrom(dir(MODEL, 1))[0].description });
       expect(Array.from(output.y.data)).toEqual([7]);
       // One warm-up inference and this one.
       expect(loader.models[0].inferCalls).toBe(2);
@@ -300,10 +300,10 @@ describe(RepositoryModelRegistry.name, () => {
 
       expect(registry.model(MODEL)).toMatchObject({
         state: 'UNAVAILABLE',
-        reason: 'no version folder with a model.json that its version policy selects',
+        reason: 'no version folder holding a model that its version policy selects',
         versions: [],
       });
-      expect(registry.isReady()).toBe(false);
+      expect(registry.readiness().ready).toBe(false);
     });
   });
 
@@ -357,7 +357,7 @@ describe(RepositoryModelRegistry.name, () => {
 
       expect(registry.resolve(MODEL).version).toBe(3);
       expect(registry.resolve(MODEL, 1).version).toBe(1);
-      expect(registry.resolve(MODEL, 1).model).toBe(loader.modelsFrom(dir(MODEL, 1))[0]);
+      expect(registry.resolve(MODEL, 1).description).toBe(loader.modelsFrom(dir(MODEL, 1))[0].description);
     });
 
     it('resolves past a newer version that failed to load, to the newest one available', async () => {
@@ -411,8 +411,7 @@ describe(RepositoryModelRegistry.name, () => {
       expect(loader.callsFor(dir(OTHER, 1))).toBe(0);
       expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
       expect(registry.resolve(MODEL).version).toBe(1);
-      expect(registry.isReady()).toBe(false);
-      expect(registry.unreadiness()).toEqual([`model ${OTHER} is UNAVAILABLE: ${status.reason}`]);
+      expect(registry.readiness().ready).toBe(true);
     });
 
     it('that turns bad while a version serves leaves that version serving, with the reason', async () => {
@@ -454,9 +453,7 @@ describe(RepositoryModelRegistry.name, () => {
         `model "${OTHER}" is UNAVAILABLE: version 1 is UNAVAILABLE: weight shards hold 10 bytes but the manifest describes 12`,
       );
       expect(registry.resolve(MODEL).version).toBe(1);
-      expect(registry.unreadiness()).toEqual([
-        `model ${OTHER} is UNAVAILABLE: version 1 is UNAVAILABLE: weight shards hold 10 bytes but the manifest describes 12`,
-      ]);
+      expect(registry.readiness().problems).toEqual([]);
     });
 
     it('loads a version folder with a missing shard at start-up anyway, and reports the loader\'s refusal', async () => {
@@ -484,7 +481,7 @@ describe(RepositoryModelRegistry.name, () => {
         [3, ModelState.UNAVAILABLE],
       ]);
       expect(registry.model(MODEL)).toMatchObject({ state: 'AVAILABLE', reason: `version 3 is UNAVAILABLE: ${MISSING_SHARD}` });
-      expect(registry.isReady()).toBe(true);
+      expect(registry.readiness().ready).toBe(true);
     });
 
     it('keeps to the policy count when falling back: latest 2 with the newest broken serves the two before it', async () => {
@@ -536,7 +533,7 @@ describe(RepositoryModelRegistry.name, () => {
       warmUp.open();
       await until(() => servedVersion() === 2);
 
-      expect(registry.resolve(MODEL).model).toBe(second);
+      expect(registry.resolve(MODEL).description).toBe(second.description);
       expect(second.inferCalls).toBe(1);
       await until(() => first.disposed);
       expect(versionStates()).toEqual([[2, ModelState.AVAILABLE]]);
@@ -556,7 +553,7 @@ describe(RepositoryModelRegistry.name, () => {
 
       expect(loader.calls).toEqual([dir(MODEL, 1), dir(MODEL, 2), dir(MODEL, 1)]);
       const reloaded = loader.modelsFrom(dir(MODEL, 1))[1];
-      expect(registry.resolve(MODEL).model).toBe(reloaded);
+      expect(registry.resolve(MODEL).description).toBe(reloaded.description);
       await until(() => second.disposed);
       expect(versionStates()).toEqual([[1, ModelState.AVAILABLE]]);
     });
@@ -580,7 +577,7 @@ describe(RepositoryModelRegistry.name, () => {
           expect.objectContaining({ version: 2, state: ModelState.UNAVAILABLE, reason: 'bad weights' }),
         ],
       });
-      expect(registry.isReady()).toBe(true);
+      expect(registry.readiness().ready).toBe(true);
     });
 
     it('does not retry a failed version until its folder changes', async () => {
@@ -721,7 +718,7 @@ describe(RepositoryModelRegistry.name, () => {
 
       expect(registry.model(OTHER)).toMatchObject({
         state: 'UNAVAILABLE',
-        reason: 'no version folder with a model.json that its version policy selects',
+        reason: 'no version folder holding a model that its version policy selects',
       });
     });
 
@@ -758,8 +755,8 @@ describe(RepositoryModelRegistry.name, () => {
       expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
       expect(() => registry.resolve(OTHER)).toThrow(`model "${OTHER}" is unloaded`);
       expect(registry.model(OTHER).state).toBe('UNLOADED');
-      expect(registry.isReady()).toBe(true);
-      expect(registry.unreadiness()).toEqual([]);
+      expect(registry.readiness().ready).toBe(true);
+      expect(registry.readiness().problems).toEqual([]);
     });
 
     it('keeps an unloaded model unloaded across polls, even when a version is added', async () => {
@@ -788,7 +785,7 @@ describe(RepositoryModelRegistry.name, () => {
         [2, ModelState.AVAILABLE],
       ]);
       expect(loader.callsFor(dir(OTHER, 2))).toBe(2);
-      expect(registry.resolve(OTHER).model).toBe(loader.modelsFrom(dir(OTHER, 2))[1]);
+      expect(registry.resolve(OTHER).description).toBe(loader.modelsFrom(dir(OTHER, 2))[1].description);
     });
 
     it('load serves a model added since the last poll', async () => {
@@ -832,7 +829,7 @@ describe(RepositoryModelRegistry.name, () => {
       expect(status.state).toBe('AVAILABLE');
       expect(loader.calls).toEqual([dir(MODEL, 1), dir(MODEL, 1)]);
       const fresh = loader.models[1];
-      expect(registry.resolve(MODEL).model).toBe(fresh);
+      expect(registry.resolve(MODEL).description).toBe(fresh.description);
       expect(fresh.inferCalls).toBe(1);
       expect(fresh.disposed).toBe(false);
       expect(old.disposed).toBe(true);
@@ -847,7 +844,7 @@ describe(RepositoryModelRegistry.name, () => {
       await registry.reload(MODEL).catch(() => undefined);
 
       expect(loader.calls).toEqual([dir(MODEL, 1), dir(MODEL, 1)]);
-      expect(registry.resolve(MODEL).model).toBe(old);
+      expect(registry.resolve(MODEL).description).toBe(old.description);
       expect(old.disposed).toBe(false);
       expect(registry.model(MODEL).state).toBe('AVAILABLE');
     });
@@ -881,25 +878,96 @@ describe(RepositoryModelRegistry.name, () => {
       await until(() => loader.calls.length === 1);
 
       expect(registry.isStarted()).toBe(false);
-      expect(registry.isReady()).toBe(false);
-      expect(registry.unreadiness()).toEqual(['the model repository is still loading']);
+      expect(registry.readiness().ready).toBe(false);
+      expect(registry.readiness().problems).toEqual(['the model repository is still loading']);
       expect(() => registry.resolve(MODEL)).toThrow(ModelNotReadyError);
       expect(() => registry.resolve('tulips')).toThrow(ModelNotReadyError);
 
       loading.open();
       await until(() => registry.isStarted());
 
-      expect(registry.isReady()).toBe(true);
+      expect(registry.readiness().ready).toBe(true);
     });
 
-    it('is not ready when DEFAULT_MODEL is not in the repository, and says so', async () => {
-      createRegistry({ defaultModel: 'iris' });
+    it('is not ready when a required model is not in the repository, and says so', async () => {
+      createRegistry({ required: { kind: 'listed', names: ['iris'] } });
       await writeVersion(MODEL, 1);
 
       await start();
 
-      expect(registry.isReady()).toBe(false);
-      expect(registry.unreadiness()).toEqual(['model iris (DEFAULT_MODEL) is not in the repository']);
+      expect(registry.readiness().ready).toBe(false);
+      expect(registry.readiness().problems).toEqual(['required model iris is not in the repository']);
+    });
+
+    it('is ready when the required model serves, whatever state the others are in', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(OTHER, 1);
+      await writeVersion('broken', 1);
+      loader.failures.set(dir('broken', 1), new Error('model.json has no modelTopology'));
+
+      await start();
+
+      const report = registry.readiness();
+      expect(report.ready).toBe(true);
+      expect(report.problems).toEqual([]);
+      expect(report.models).toEqual([
+        expect.objectContaining({ name: 'broken', state: 'UNAVAILABLE', required: false }),
+        expect.objectContaining({ name: MODEL, state: 'AVAILABLE', required: true }),
+        expect.objectContaining({ name: OTHER, state: 'AVAILABLE', required: false }),
+      ]);
+    });
+
+    it('with every model required, is not ready while one of them has no version serving, and names it', async () => {
+      createRegistry({ required: { kind: 'every' } });
+      await writeVersion(MODEL, 1);
+      await writeVersion('broken', 1);
+      loader.failures.set(dir('broken', 1), new Error('model.json has no modelTopology'));
+
+      await start();
+
+      expect(registry.readiness()).toMatchObject({
+        ready: false,
+        problems: ['required model broken is UNAVAILABLE: version 1 is UNAVAILABLE: model.json has no modelTopology'],
+      });
+      expect(registry.readiness().models.every((model) => model.required)).toBe(true);
+    });
+
+    it('with every model required, is not ready when the repository holds none', async () => {
+      createRegistry({ required: { kind: 'every' } });
+
+      await start();
+
+      expect(registry.readiness().problems).toEqual(['the model repository holds no model']);
+    });
+
+    it('is not ready once a required model is unloaded, and ready again once it is loaded', async () => {
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await registry.unload(MODEL);
+
+      expect(registry.readiness().problems).toEqual([`required model ${MODEL} is UNLOADED: unloaded on request`]);
+
+      await registry.load(MODEL);
+
+      expect(registry.readiness().ready).toBe(true);
+    });
+
+    it('is not ready while a required model loads after the start-up, saying it is LOADING', async () => {
+      createRegistry({ required: { kind: 'listed', names: [MODEL, OTHER] } });
+      await writeVersion(MODEL, 1);
+      await start();
+      await writeVersion(OTHER, 1);
+      const loading = gate();
+      loader.gate = loading.promise;
+
+      const polled = pollOnce();
+      await until(() => loader.calls.length === 2);
+
+      expect(registry.readiness().problems).toEqual([`required model ${OTHER} is LOADING`]);
+      loading.open();
+      await polled;
+      expect(registry.readiness().ready).toBe(true);
     });
 
     it('is ready when every model has a version serving', async () => {
@@ -908,28 +976,28 @@ describe(RepositoryModelRegistry.name, () => {
 
       await start();
 
-      expect(registry.unreadiness()).toEqual([]);
-      expect(registry.isReady()).toBe(true);
+      expect(registry.readiness().problems).toEqual([]);
+      expect(registry.readiness().ready).toBe(true);
     });
 
     it('is not ready when the repository folder cannot be read, and names it', async () => {
       const missing = join(repository, 'missing');
-      registry = new RepositoryModelRegistry(loader, configFor(missing, 0, MODEL), new MetricsService());
+      registry = new RepositoryModelRegistry(loader, configFor(missing, 0, { kind: 'listed', names: [MODEL] }), new MetricsService());
 
       await start();
 
-      expect(registry.unreadiness()).toEqual([`cannot read the model repository ${missing}: ENOENT`]);
+      expect(registry.readiness().problems).toEqual([`cannot read the model repository ${missing}: ENOENT`]);
     });
 
     it('is not ready once shutdown has begun', async () => {
       await writeVersion(MODEL, 1);
       await start();
-      expect(registry.isReady()).toBe(true);
+      expect(registry.readiness().ready).toBe(true);
 
       await registry.onApplicationShutdown();
 
-      expect(registry.isReady()).toBe(false);
-      expect(registry.unreadiness()).toEqual(['the model repository is shutting down']);
+      expect(registry.readiness().ready).toBe(false);
+      expect(registry.readiness().problems).toEqual(['the model repository is shutting down']);
     });
   });
 

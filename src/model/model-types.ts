@@ -7,6 +7,11 @@ export interface TensorSpec {
   dtype: TensorDType;
   /** null when the model does not declare the rank. */
   shape: number[] | null;
+  /**
+   * Other names the tensor answers to: a TF.js Graph model's signature calls its tensors
+   * `input_1:0` where the graph calls them `input_1`.
+   */
+  aliases?: string[];
 }
 
 export type TensorData = Float32Array | Int32Array | Uint8Array;
@@ -18,6 +23,10 @@ export interface HostTensor {
   data: TensorData;
 }
 
+/** Tensors keyed by input or output name. */
+export type NamedTensors = Record<string, HostTensor>;
+
+/** How a version's files are laid out on disk, and so which runtime serves it. */
 export type ModelFormat = 'layers' | 'graph';
 
 /** What `metadata.json` beside a model may say about it; every field is optional. */
@@ -35,7 +44,11 @@ export interface ModelSignature {
   outputs: TensorSpec[];
 }
 
-export interface ModelVersionRef {
-  name: string;
-  version: number;
+/** What a served version says about itself: read-only, and no way to run it but its queue. */
+export interface VersionDescription {
+  readonly format: ModelFormat;
+  /** The platform name the Open Inference Protocol reports (`tensorflowjs_layers`, ...). */
+  readonly platform: string;
+  readonly signature: Readonly<ModelSignature>;
+  readonly metadata: Readonly<ModelMetadata>;
 }

@@ -3,7 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { ModelLoader, TfjsModelLoader } from './model-loader';
-import { ModelRegistry, RepositoryModelRegistry } from './model-registry';
+import { ModelRegistry } from './model-registry';
+import { RepositoryModelRegistry } from './repository-registry';
 import { createTfjsRuntime, TfjsRuntime } from './tfjs-runtime';
 
 @Module({

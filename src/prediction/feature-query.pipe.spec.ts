@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { InvalidInputError } from '../model/model-errors';
 import { FeatureQueryPipe } from './feature-query.pipe';
 
 describe(FeatureQueryPipe.name, () => {
@@ -23,7 +23,7 @@ describe(FeatureQueryPipe.name, () => {
   ])('refuses %s with 400', (_case, query, message) => {
     const attempt = () => pipe.transform(query);
 
-    expect(attempt).toThrow(BadRequestException);
+    expect(attempt).toThrow(InvalidInputError);
     expect(attempt).toThrow(message);
   });
 });

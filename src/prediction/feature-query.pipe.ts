@@ -1,4 +1,5 @@
-import { BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
+import { Injectable, PipeTransform } from '@nestjs/common';
+import { InvalidInputError } from '../model/model-errors';
 import { MAX_FEATURE_NAME_LENGTH, MAX_ROW_WIDTH, numberProblem } from './feature-rows';
 
 /** A decimal number as a query string writes it: `5.1`, `-0.2`, `1e-3`; not `0x10` or ``. */
@@ -37,6 +38,6 @@ export class FeatureQueryPipe implements PipeTransform<unknown, Record<string, n
   }
 }
 
-function invalid(path: string, message: string): BadRequestException {
-  return new BadRequestException({ message: `${path} ${message}`, details: [{ path, message }] });
+function invalid(path: string, message: string): InvalidInputError {
+  return new InvalidInputError(`${path} ${message}`, [{ path, message }]);
 }

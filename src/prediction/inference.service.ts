@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { OverloadedError } from '../common/request-errors';
 import { InferenceOutcome, MetricsService } from '../metrics/metrics.service';
 import { DeadlineExceededError, InvalidInputError, QueueFullError } from '../model/model-errors';
-import { ModelRegistry, ServedModel } from '../model/model-registry';
-import type { HostTensor } from '../model/model-types';
-
-export type NamedTensors = Record<string, HostTensor>;
+import { ModelRegistry, ServedVersion } from '../model/model-registry';
+import type { NamedTensors } from '../model/model-types';
+import { findTensor, tensorNames } from '../model/signature';
 
 /** Which model and version; the newest served version when `version` is unset. */
 export interface ModelTarget {
@@ -12,17 +12,11 @@ export interface ModelTarget {
   version?: number;
 }
 
-export interface InferenceResult {
-  served: ServedModel;
-  /** The outputs asked for, or all of them, in the model's output order. */
-  outputs: NamedTensors;
-}
-
 /**
  * The one inference call every protocol makes: `/prediction`, the Open Inference Protocol
- * and TF Serving's REST API map their requests to named input tensors, call `infer`, and map
- * the named outputs back. Inputs are checked against the model's signature here, before the
- * model sees them.
+ * and TF Serving's REST API decode their requests into named input tensors, call `infer`, and
+ * encode the named outputs. The model module checks the inputs against the signature before
+ * they are queued; outputs are checked here, and every outcome is counted.
  */
 @Injectable()
 export class InferenceService {
@@ -31,20 +25,24 @@ export class InferenceService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** The served version a request will run on; protocols read its signature to build inputs. */
-  resolve(target: ModelTarget): ServedModel {
+  /** The served version a request will run on; protocols read its description to decode inputs. */
+  resolve(target: ModelTarget): ServedVersion {
     return this.registry.resolve(target.model, target.version);
   }
 
-  async infer(served: ServedModel, inputs: NamedTensors, outputNames?: readonly string[]): Promise<InferenceResult> {
+  /**
+   * Runs the inputs and returns the outputs asked for (by name or alias, keyed as asked), or all
+   * of them in the model's output order.
+   */
+  async infer(served: ServedVersion, inputs: NamedTensors, outputNames?: readonly string[]): Promise<NamedTensors> {
     const metrics = this.metrics.forVersion(served.name, String(served.version));
     const started = performance.now();
     metrics.inFlight.inc();
     try {
-      const result = await this.run(served, inputs, outputNames);
+      const outputs = await this.run(served, inputs, outputNames);
       metrics.success.inc();
       metrics.requestDuration.observe((performance.now() - started) / 1000);
-      return result;
+      return outputs;
     } catch (error) {
       metrics.outcome(outcomeOf(error)).inc();
       throw error;
@@ -53,38 +51,32 @@ export class InferenceService {
     }
   }
 
-  private async run(served: ServedModel, inputs: NamedTensors, outputNames?: readonly string[]): Promise<InferenceResult> {
-    const known = served.model.signature.outputs.map((spec) => spec.name);
-    for (const name of outputNames ?? []) {
-      if (!known.includes(name)) {
-        throw InvalidInputError.at('outputs', `"${name}" is not an output of model "${served.name}"; its outputs are ${known.join(', ')}`);
-      }
-    }
-    served.model.checkInputs(inputs);
-    for (const [name, tensor] of Object.entries(inputs)) {
-      if (tensor.data.length === 0) {
-        throw InvalidInputError.at(name, `has shape [${tensor.shape}], which holds no values; send at least one row`);
-      }
-    }
+  private async run(served: ServedVersion, inputs: NamedTensors, outputNames?: readonly string[]): Promise<NamedTensors> {
+    const specs = served.description.signature.outputs;
+    const selected = (outputNames && outputNames.length > 0 ? outputNames : specs.map((spec) => spec.name)).map((name) => {
+      const spec = findTensor(specs, name);
+      if (!spec) throw InvalidInputError.at('outputs', `"${name}" is not an output of model "${served.name}"; its outputs are ${tensorNames(specs)}`);
+      return [name, spec.name] as const;
+    });
     const all = await served.infer(inputs);
-    const selected = outputNames && outputNames.length > 0 ? outputNames : known;
     const outputs: NamedTensors = {};
-    for (const name of selected) {
-      outputs[name] = all[name];
+    for (const [asked, own] of selected) {
+      const tensor = all[own];
       // JSON has no NaN or Infinity: an overflowing model would answer nulls, or a wrong label.
-      if (all[name].dtype === 'float32' && !all[name].data.every(Number.isFinite)) {
+      if (tensor.dtype === 'float32' && !tensor.data.every(Number.isFinite)) {
         throw new InvalidInputError(
-          `model "${served.name}" gives output "${name}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
+          `model "${served.name}" gives output "${asked}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
         );
       }
+      outputs[asked] = tensor;
     }
-    return { served, outputs };
+    return outputs;
   }
 }
 
 function outcomeOf(error: unknown): InferenceOutcome {
   if (error instanceof InvalidInputError) return 'client_error';
-  if (error instanceof QueueFullError) return 'rejected';
+  if (error instanceof QueueFullError || error instanceof OverloadedError) return 'rejected';
   if (error instanceof DeadlineExceededError) return 'timed_out';
   return 'failed';
 }

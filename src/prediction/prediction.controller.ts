@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ModelNamePipe, ModelVersionPipe } from '../common/model-route-params';
+import { InferenceRoute } from '../http/route-facts';
 import { PredictionRequestDto } from './dto/prediction-request.dto';
 import { PredictionResponseDto } from './dto/prediction-response.dto';
 import { FeatureQueryPipe } from './feature-query.pipe';
@@ -19,6 +20,7 @@ export class PredictionController {
   constructor(private readonly predictions: PredictionService) {}
 
   @Post('prediction')
+  @InferenceRoute(() => ({}))
   @HttpCode(200)
   @ApiOperation({ summary: 'Predict one row or a batch of rows with the default model', description: ROW_HELP })
   @ApiPrediction()
@@ -54,6 +56,7 @@ export class PredictionController {
   }
 
   @Post('models/:name/prediction')
+  @InferenceRoute((params) => ({ model: params.name }))
   @HttpCode(200)
   @ApiOperation({ summary: "Predict with a model's newest available version", description: ROW_HELP })
   @ApiParam({ name: 'name', example: 'iris' })
@@ -66,6 +69,7 @@ export class PredictionController {
   }
 
   @Post('models/:name/versions/:version/prediction')
+  @InferenceRoute((params) => ({ model: params.name, version: params.version }))
   @HttpCode(200)
   @ApiOperation({ summary: 'Predict with one version of a model', description: ROW_HELP })
   @ApiParam({ name: 'name', example: 'iris' })

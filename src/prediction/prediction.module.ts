@@ -1,16 +1,17 @@
 import { Module } from '@nestjs/common';
-import { ModelModule } from '../model/model.module';
-import { PredictionController } from './prediction.controller';
 import { ServerInfo } from '../config/server-info';
+import { ModelModule } from '../model/model.module';
 import { InferenceService } from './inference.service';
 import { OpenInferenceController } from './open-inference/open-inference.controller';
+import { OpenInferenceService } from './open-inference/open-inference.service';
+import { PredictionController } from './prediction.controller';
 import { PredictionService } from './prediction.service';
-import { QueueAdmission } from './queue-admission';
 import { TfServingController } from './tf-serving/tf-serving.controller';
+import { TfServingService } from './tf-serving/tf-serving.service';
 
 @Module({
   imports: [ModelModule],
   controllers: [PredictionController, OpenInferenceController, TfServingController],
-  providers: [InferenceService, PredictionService, ServerInfo, QueueAdmission],
+  providers: [InferenceService, PredictionService, OpenInferenceService, TfServingService, ServerInfo],
 })
 export class PredictionModule {}

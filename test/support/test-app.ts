@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
-import { createHttpAdapter, NEST_APPLICATION_OPTIONS, setupOpenApi } from '../../src/app.setup';
+import { NEST_APPLICATION_OPTIONS, setupOpenApi } from '../../src/app.setup';
 import { createPino } from '../../src/common/pino-logger';
 import { loadConfiguration } from '../../src/config/configuration';
+import { createHttpAdapter } from '../../src/http/fastify-adapter';
 
 export const SHIPPED_MODELS = join(__dirname, '..', '..', 'models');
 

@@ -4,13 +4,6 @@ import type { HostTensor, TensorData, TensorSpec } from '../../model/model-types
 import { toTypedData } from '../tensor-codec';
 import type { V2Datatype } from './datatypes';
 
-/**
- * The binary tensor data extension of the Open Inference Protocol (Triton's, which KServe
- * adopted): a request body is a JSON header of this many bytes followed by the inputs' raw
- * data; a response asked for in binary is laid out the same way.
- */
-export const BINARY_HEADER_LENGTH = 'inference-header-content-length';
-
 /** Bytes per element of each datatype in binary form (little-endian, row-major, no padding). */
 const ELEMENT_BYTES: Partial<Record<V2Datatype, number>> = {
   BOOL: 1,
@@ -29,26 +22,6 @@ const ELEMENT_BYTES: Partial<Record<V2Datatype, number>> = {
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
-/** A body in binary form: the JSON header's text and the tensor bytes after it. */
-export interface BinaryBody {
-  header: Buffer;
-  tensors: Buffer;
-}
-
-/**
- * Splits a body at the length the `Inference-Header-Content-Length` header gives; refuses a
- * length that is not a whole number of bytes within the body.
- */
-export function splitBinaryBody(body: Buffer, headerLength: string): BinaryBody {
-  const length = /^\d{1,10}$/.test(headerLength.trim()) ? Number(headerLength) : NaN;
-  if (!Number.isSafeInteger(length) || length > body.length) {
-    throw InvalidInputError.at(
-      'Inference-Header-Content-Length',
-      `must be the byte length of the JSON header at the start of the body (0 to ${body.length}), got ${JSON.stringify(headerLength.slice(0, 40))}`,
-    );
-  }
-  return { header: body.subarray(0, length), tensors: body.subarray(length) };
-}
 
 /** The `binary_data_size` of an input or output's parameters, or undefined when it has none. */
 export function binaryDataSize(parameters: Record<string, unknown> | undefined, path: string): number | undefined {
@@ -163,16 +136,4 @@ export function encodeBinary(data: TensorData): Buffer {
     return copy;
   }
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** The tensor bytes of each request sent in binary form, kept beside its parsed JSON header. */
-const tensorBytes = new WeakMap<object, Buffer>();
-
-export function attachBinaryTensors(request: object, tensors: Buffer): void {
-  tensorBytes.set(request, tensors);
-}
-
-/** The bytes after the JSON header, or undefined when the request was plain JSON. */
-export function binaryTensorsOf(request: object): Buffer | undefined {
-  return tensorBytes.get(request);
 }

@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayNotEmpty,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsObject,
@@ -12,8 +12,8 @@ import {
   Length,
   Min,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
+import { NestedDto } from '../../../common/validation';
 import { MAX_RANK } from '../../tensor-codec';
 import { V2_DATATYPES } from '../datatypes';
 
@@ -81,8 +81,7 @@ export class InferRequestDto {
   @IsObject()
   parameters?: Record<string, unknown>;
 
-  @ValidateNested({ each: true })
-  @Type(() => InferInputDto)
+  @NestedDto(() => InferInputDto)
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_TENSORS)
   @IsArray()
@@ -90,8 +89,7 @@ export class InferRequestDto {
 
   /** The outputs to return; all of them when absent. */
   @IsOptional()
-  @ValidateNested({ each: true })
-  @Type(() => InferOutputDto)
+  @NestedDto(() => InferOutputDto)
   @ArrayMaxSize(MAX_TENSORS)
   @IsArray()
   outputs?: InferOutputDto[];
@@ -115,4 +113,24 @@ export class InferResponseDto {
   /** @example "42" */
   id?: string;
   outputs: InferResponseOutputDto[];
+}
+
+/** Triton's repository index request. */
+export class RepositoryIndexRequestDto {
+  /** Only the models ready for inference. */
+  @IsOptional()
+  @IsBoolean()
+  ready?: boolean;
+}
+
+/** One model version in Triton's repository index. */
+export class RepositoryIndexEntryDto {
+  /** @example "iris" */
+  name: string;
+  /** @example "1" */
+  version?: string;
+  /** READY, LOADING, UNAVAILABLE or UNLOADING. @example "READY" */
+  state: string;
+  /** Why the version is not ready. */
+  reason?: string;
 }

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { REQUEST_ID_HEADER } from './request-id';
+import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers';
+
+/**
+ * Headers on every answer, errors included: the request id, and the security headers of an
+ * API answer, or of an HTML page for the documentation's pages and assets.
+ */
+export const responseHeaders = fp(
+  async (fastify: FastifyInstance, { docsPath }: { docsPath: string }) => {
+    const documentHeaders = documentSecurityHeaders();
+    const docsPrefix = `/${docsPath}`;
+    fastify.addHook('onSend', (request, reply, payload, done) => {
+      reply.headers(request.routeOptions.url?.startsWith(docsPrefix) ? documentHeaders : API_SECURITY_HEADERS);
+      reply.header(REQUEST_ID_HEADER, request.id);
+      done(null, payload);
+    });
+  },
+  { name: 'response-headers' },
+);

@@ -1,0 +1,65 @@
+import { InvalidInputError } from './model-errors';
+import type { HostTensor, ModelSignature, NamedTensors, TensorData, TensorDType, TensorSpec } from './model-types';
+
+/** The input or output a name refers to: its own name, or one of its aliases. */
+export function findTensor(specs: readonly TensorSpec[], name: string): TensorSpec | undefined {
+  return specs.find((spec) => spec.name === name) ?? specs.find((spec) => spec.aliases?.includes(name));
+}
+
+/** The names of inputs or outputs, for messages. */
+export function tensorNames(specs: readonly TensorSpec[]): string {
+  return specs.map((spec) => spec.name).join(', ');
+}
+
+/**
+ * Checks inputs against the signature (names, dtypes, shapes) and keys them by each input's
+ * own name, whichever of its names the request used. Refuses unknown, doubled and missing
+ * inputs, a wrong dtype, and a shape that does not fit (-1 is any size).
+ */
+export function checkInputs(signature: ModelSignature, inputs: NamedTensors): NamedTensors {
+  const checked: NamedTensors = {};
+  for (const [name, tensor] of Object.entries(inputs)) {
+    const spec = findTensor(signature.inputs, name);
+    if (!spec) throw InvalidInputError.at(name, `is not an input of this model; inputs are ${tensorNames(signature.inputs)}`);
+    if (checked[spec.name]) throw InvalidInputError.at(name, `is input ${spec.name}, given twice`);
+    checkTensor(spec, name, tensor);
+    checked[spec.name] = tensor;
+  }
+  for (const spec of signature.inputs) {
+    if (!checked[spec.name]) throw InvalidInputError.at(spec.name, 'is missing');
+  }
+  return checked;
+}
+
+function checkTensor(spec: TensorSpec, name: string, tensor: HostTensor): void {
+  if (tensor.dtype !== spec.dtype) {
+    throw InvalidInputError.at(name, `has dtype ${tensor.dtype}; the model expects ${spec.dtype}`);
+  }
+  const size = tensor.shape.reduce((n, d) => n * d, 1);
+  if (size !== tensor.data.length) {
+    throw InvalidInputError.at(name, `holds ${tensor.data.length} values but its shape [${tensor.shape}] needs ${size}`);
+  }
+  if (size === 0) throw InvalidInputError.at(name, `has shape [${tensor.shape}], which holds no values; send at least one row`);
+  if (spec.shape === null) return;
+  const fits = spec.shape.length === tensor.shape.length && spec.shape.every((dim, i) => dim === -1 || dim === tensor.shape[i]);
+  if (!fits) {
+    throw InvalidInputError.at(name, `has shape [${tensor.shape}]; the model expects [${spec.shape}] (-1 is any size)`);
+  }
+}
+
+/** Zero inputs of the signature's shapes, free dimensions set to 1: for warm-up. */
+export function zeroInputs(signature: ModelSignature): NamedTensors {
+  const inputs: NamedTensors = {};
+  for (const spec of signature.inputs) {
+    const shape = (spec.shape ?? [1]).map((dim) => (dim === -1 ? 1 : dim));
+    const size = shape.reduce((n, d) => n * d, 1);
+    inputs[spec.name] = { dtype: spec.dtype, shape, data: allocate(spec.dtype, size) };
+  }
+  return inputs;
+}
+
+export function allocate(dtype: TensorDType, size: number): TensorData {
+  if (dtype === 'int32') return new Int32Array(size);
+  if (dtype === 'bool') return new Uint8Array(size);
+  return new Float32Array(size);
+}

@@ -1,0 +1,171 @@
+import type * as tf from '@tensorflow/tfjs';
+import { LoadedModel } from './loaded-model';
+import type { HostTensor, ModelMetadata, NamedTensors, TensorDType, TensorSpec, VersionDescription } from './model-types';
+
+type Tf = typeof import('@tensorflow/tfjs');
+
+function specOf(name: string, dtype: string | undefined, shape: readonly (number | null)[] | undefined): TensorSpec {
+  return {
+    name,
+    dtype: (dtype ?? 'float32') as TensorDType,
+    shape: shape ? shape.map((dim) => (dim === null || dim < 0 ? -1 : dim)) : null,
+  };
+}
+
+async function toHost(tensors: tf.Tensor[], names: string[]): Promise<NamedTensors> {
+  try {
+    const values = await Promise.all(tensors.map((t) => t.data()));
+    const result: NamedTensors = {};
+    tensors.forEach((t, i) => {
+      result[names[i]] = { dtype: t.dtype as TensorDType, shape: t.shape, data: values[i] as HostTensor['data'] };
+    });
+    return result;
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+}
+
+function toTensor(tfjs: Tf, spec: TensorSpec, input: HostTensor): tf.Tensor {
+  return tfjs.tensor(input.data, input.shape, spec.dtype as tf.DataType);
+}
+
+/** A TF.js Layers model (`tf.loadLayersModel`), run with `predict`. */
+export class TfjsLayersModel extends LoadedModel {
+  readonly description: VersionDescription;
+
+  constructor(
+    private readonly tfjs: Tf,
+    private readonly model: tf.LayersModel,
+    metadata: ModelMetadata,
+  ) {
+    super();
+    this.description = {
+      format: 'layers',
+      platform: 'tensorflowjs_layers',
+      metadata,
+      signature: {
+        // originalName is the layer's own name; `name` gets a process-wide counter suffix that
+        // would change with every load.
+        inputs: model.inputs.map((t) => specOf(t.originalName ?? t.name, t.dtype, t.shape)),
+        outputs: model.outputs.map((t) => specOf(t.originalName ?? t.name, t.dtype, t.shape)),
+      },
+    };
+  }
+
+  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+    const { signature } = this.description;
+    const outputs = this.tfjs.tidy(() => {
+      const tensors = signature.inputs.map((spec) => toTensor(this.tfjs, spec, inputs[spec.name]));
+      const result = this.model.predict(tensors.length === 1 ? tensors[0] : tensors);
+      return Array.isArray(result) ? result : [result];
+    });
+    return toHost(
+      outputs,
+      signature.outputs.map((spec) => spec.name),
+    );
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Message TF.js gives when a graph holds control flow that only executeAsync can run. */
+const NEEDS_ASYNC = /executeAsync/;
+
+/** A TF.js Graph model (`tf.loadGraphModel`), run with `execute`, or `executeAsync` for control flow. */
+export class TfjsGraphModel extends LoadedModel {
+  readonly description: VersionDescription;
+  private runAsync = false;
+
+  constructor(
+    private readonly tfjs: Tf,
+    private readonly model: tf.GraphModel,
+    metadata: ModelMetadata,
+  ) {
+    super();
+    const declared = declaredSignature(model);
+    // The graph names its tensors `x`; the converter's signature block calls them `x:0`, and
+    // often carries the shapes and dtypes the graph's nodes lack. Both names are accepted.
+    const withDeclared = (spec: TensorSpec): TensorSpec => {
+      const alias = spec.name.endsWith(':0') ? spec.name.slice(0, -2) : `${spec.name}:0`;
+      const known = declared.get(spec.name) ?? declared.get(alias);
+      const typed = known && spec.shape === null ? { ...spec, dtype: known.dtype, shape: known.shape } : spec;
+      return { ...typed, aliases: [alias] };
+    };
+    this.description = {
+      format: 'graph',
+      platform: 'tensorflowjs_graph',
+      metadata,
+      signature: {
+        inputs: model.inputs.map((t) => withDeclared(specOf(t.name, t.dtype, t.shape))),
+        outputs: model.outputs.map((t) => withDeclared(specOf(t.name, t.dtype, t.shape))),
+      },
+    };
+  }
+
+  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+    const { signature } = this.description;
+    const names = signature.outputs.map((spec) => spec.name);
+    const feed: tf.NamedTensorMap = {};
+    for (const spec of signature.inputs) feed[spec.name] = toTensor(this.tfjs, spec, inputs[spec.name]);
+    try {
+      const outputs = await this.execute(feed, names);
+      return await toHost(outputs, names);
+    } finally {
+      for (const t of Object.values(feed)) t.dispose();
+    }
+  }
+
+  private async execute(feed: tf.NamedTensorMap, names: string[]): Promise<tf.Tensor[]> {
+    if (!this.runAsync) {
+      try {
+        const result = this.model.execute(feed, names);
+        return Array.isArray(result) ? result : [result];
+      } catch (error) {
+        if (!NEEDS_ASYNC.test(String((error as Error).message))) throw error;
+        this.runAsync = true;
+      }
+    }
+    const result = await this.model.executeAsync(feed, names);
+    return Array.isArray(result) ? result : [result];
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+const SIGNATURE_DTYPES: Record<string, TensorDType> = {
+  DT_FLOAT: 'float32',
+  DT_INT32: 'int32',
+  DT_BOOL: 'bool',
+  DT_STRING: 'string',
+  DT_COMPLEX64: 'complex64',
+};
+
+interface SignatureTensor {
+  name?: string;
+  dtype?: string;
+  tensorShape?: { dim?: { size?: string | number }[]; unknownRank?: boolean };
+}
+
+/**
+ * The shapes and dtypes a converted graph declares in its `signature` block: graph nodes
+ * often do not carry output shapes, the signature does.
+ */
+function declaredSignature(model: tf.GraphModel): Map<string, TensorSpec> {
+  const signature = model.modelSignature as { inputs?: Record<string, SignatureTensor>; outputs?: Record<string, SignatureTensor> } | undefined;
+  const specs = new Map<string, TensorSpec>();
+  for (const group of [signature?.inputs, signature?.outputs]) {
+    for (const [key, tensor] of Object.entries(group ?? {})) {
+      const dtype = SIGNATURE_DTYPES[tensor.dtype ?? ''];
+      if (!dtype) continue;
+      const dims = tensor.tensorShape?.unknownRank ? null : (tensor.tensorShape?.dim ?? []).map((d) => Number(d.size ?? -1));
+      const spec: TensorSpec = { name: tensor.name ?? key, dtype, shape: dims };
+      specs.set(spec.name, spec);
+      specs.set(key, spec);
+    }
+  }
+  return specs;
+}
