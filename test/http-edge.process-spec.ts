@@ -4,6 +4,7 @@ import { startService, ServiceProcess, waitFor200 } from './support/service-proc
 const START_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 1_500;
 const DRAIN_TIMEOUT_MS = 1_000;
+const ADMIN_TOKEN = 'raw-socket-token-0123456789';
 
 /** Sends raw bytes on a new connection and collects everything the server answers. */
 function exchange(port: number, bytes: string, closeAfterMs?: number): { socket: Socket; answer: Promise<string> } {
@@ -30,7 +31,7 @@ describe('the HTTP edge of the built service (raw sockets)', () => {
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    service = await startService({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), SHUTDOWN_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) });
+    service = await startService({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), SHUTDOWN_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), ADMIN_TOKEN });
     await waitFor200(`${service.baseUrl}/health/ready`, START_TIMEOUT_MS);
   }, START_TIMEOUT_MS + 5_000);
 
@@ -61,6 +62,30 @@ describe('the HTTP edge of the built service (raw sockets)', () => {
 
     expect(parse(raw).status).toBe(408);
     expect(Date.now() - started).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+  });
+
+  // Sent as written, on a socket: an HTTP client library would resolve the dot segments first.
+  it.each([
+    '/models/./iris/unload',
+    '/models/iris/./unload',
+    '/models/x/../iris/unload',
+    '/models/iris/unload/.',
+    '/./models/iris/unload',
+    '/models/iris/unload/',
+    '/models/iris/unload//',
+    '/models//iris/unload',
+    '/models/%69ris/unload',
+    '/models/iris/unl%6fad',
+    '/models/iris/%2E/unload',
+    '/v2/repository/models/./iris/unload',
+    '/v2/repository/models/iris/unload/',
+    '/v2/repository//models/iris/unload',
+  ])('refuses POST %s with a valid token without unloading the model', async (path) => {
+    const raw = await exchange(service.port, `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`).answer;
+
+    expect([404, 405]).toContain(parse(raw).status);
+    const model = (await (await fetch(`${service.baseUrl}/models/iris`)).json()) as { state: string };
+    expect(model.state).toBe('AVAILABLE');
   });
 
   it('exits 0 on SIGTERM even while a client holds a request open, within the drain timeout', async () => {

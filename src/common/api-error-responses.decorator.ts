@@ -12,6 +12,7 @@ const ERRORS = {
   401: { description: 'The bearer token is missing or wrong.', message: 'the bearer token is not valid' },
   403: { description: 'Model management is off: no ADMIN_TOKEN is configured.', message: 'model management is turned off: set ADMIN_TOKEN to turn it on' },
   404: { description: 'No such model or version in the repository.', message: 'model "flowers" is not in the repository' },
+  405: { description: 'The path exists, but not for this method; `Allow` lists the methods it takes.', message: 'GET is not allowed here; this path takes POST' },
   413: { description: 'The body is larger than BODY_LIMIT_BYTES.', message: 'request body is larger than the limit of 1048576 bytes' },
   415: { description: 'The body is not JSON.', message: 'unsupported content type "text/plain"; send application/json' },
   422: {

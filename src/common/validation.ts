@@ -44,7 +44,8 @@ export class BodyValidationPipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype } = metadata;
     if (metadata.type !== 'body' || !metatype || BUILT_IN.has(metatype)) return value;
-    return validateBody(metatype as DtoClass, value);
+    // A request sent with no body at all is an empty object: what is missing is then named.
+    return validateBody(metatype as DtoClass, value ?? {});
   }
 }
 

@@ -1,3 +1,5 @@
+import type { RequiredModels } from '../model/readiness';
+import { modelConfig } from './configuration';
 import { InvalidEnvironmentError, validateEnvironment } from './environment';
 
 describe(validateEnvironment.name, () => {
@@ -32,6 +34,8 @@ describe(validateEnvironment.name, () => {
     ['DEFAULT_MODEL', '../etc', 'DEFAULT_MODEL must be a model folder name'],
     ['BODY_LIMIT_BYTES', '10', 'BODY_LIMIT_BYTES must not be less than 1024'],
     ['MAX_BATCH_ROWS', '0', 'MAX_BATCH_ROWS must not be less than 1'],
+    ['REQUIRED_MODELS', 'iris,../etc', 'REQUIRED_MODELS must be "*" or a comma-separated list of model folder names'],
+    ['REQUIRED_MODELS', '*,iris', 'REQUIRED_MODELS must be "*" or a comma-separated list of model folder names'],
   ])('refuses %s=%s with a message naming the variable and its value', (name, value, message) => {
     const attempt = () => validateEnvironment({ [name]: value });
 
@@ -44,5 +48,17 @@ describe(validateEnvironment.name, () => {
     const attempt = () => validateEnvironment({ PORT: 'x', TFJS_BACKEND: 'gpu' });
 
     expect(attempt).toThrow(/PORT.*; TFJS_BACKEND/);
+  });
+});
+
+describe(modelConfig.name, () => {
+  it.each<[string | undefined, RequiredModels]>([
+    [undefined, { kind: 'listed', names: ['iris'] }],
+    ['*', { kind: 'every' }],
+    ['iris, mnist,iris', { kind: 'listed', names: ['iris', 'mnist'] }],
+  ])('reads REQUIRED_MODELS=%s as the models readiness waits for (unset: the default model)', (value, required) => {
+    process.env.REQUIRED_MODELS = value ?? '';
+
+    expect(modelConfig().requiredModels).toEqual(required);
   });
 });

@@ -3,11 +3,9 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ModelNamePipe, ModelVersionPipe } from '../common/model-route-params';
 import { RouteFacts } from '../http/route-facts';
-import { ModelRegistry } from '../model/model-registry';
-import type { ModelStatus, ModelVersionStatus } from '../model/model-status';
-import type { VersionDescription } from '../model/model-types';
 import { AdminTokenGuard } from '../common/admin-token.guard';
 import { ModelListDto, ModelStatusDto, ModelVersionDto } from './dto/model-status.dto';
+import { ModelManagementService } from './model-management.service';
 
 const IRIS_VERSION = {
   name: 'iris',
@@ -28,14 +26,14 @@ const NAME = { name: 'name', description: 'Model name: its folder in the reposit
 @ApiTags('models')
 @Controller('models')
 export class ModelsController {
-  constructor(private readonly registry: ModelRegistry) {}
+  constructor(private readonly management: ModelManagementService) {}
 
   @Get()
   @ApiOperation({ summary: 'Every model in the repository, its versions and their states' })
   @ApiOkResponse({ type: ModelListDto, example: { models: [{ ...IRIS, versions: [statusOnly(IRIS_VERSION)] }] } })
   @ApiErrorResponses(500)
   list(): ModelListDto {
-    return { models: this.registry.models().map((model) => ({ ...model, versions: model.versions.map((v) => versionDto(v)) })) };
+    return this.management.list();
   }
 
   @Get(':name')
@@ -44,7 +42,7 @@ export class ModelsController {
   @ApiOkResponse({ type: ModelStatusDto, example: IRIS })
   @ApiErrorResponses(400, 404, 500)
   get(@Param('name', ModelNamePipe) name: string): ModelStatusDto {
-    return this.describe(this.registry.model(name));
+    return this.management.model(name);
   }
 
   @Get(':name/versions/:version')
@@ -54,8 +52,7 @@ export class ModelsController {
   @ApiOkResponse({ type: ModelVersionDto, example: IRIS_VERSION })
   @ApiErrorResponses(400, 404, 500)
   version(@Param('name', ModelNamePipe) name: string, @Param('version', ModelVersionPipe) version: number): ModelVersionDto {
-    const { status, description } = this.registry.versionDetails(name, version);
-    return versionDto(status, description);
+    return this.management.version(name, version);
   }
 
   @Post(':name/load')
@@ -67,8 +64,8 @@ export class ModelsController {
   @ApiParam(NAME)
   @ApiOkResponse({ type: ModelStatusDto, example: IRIS })
   @ApiErrorResponses(400, 401, 403, 404, 422, 500)
-  async load(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
-    return this.describe(await this.registry.load(name));
+  load(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
+    return this.management.load(name);
   }
 
   @Post(':name/unload')
@@ -80,8 +77,8 @@ export class ModelsController {
   @ApiParam(NAME)
   @ApiOkResponse({ type: ModelStatusDto, example: { name: 'iris', state: 'UNLOADED', reason: 'unloaded on request', versions: [] } })
   @ApiErrorResponses(400, 401, 403, 404, 500)
-  async unload(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
-    return this.describe(await this.registry.unload(name));
+  unload(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
+    return this.management.unload(name);
   }
 
   @Post(':name/reload')
@@ -95,30 +92,9 @@ export class ModelsController {
   @ApiParam(NAME)
   @ApiOkResponse({ type: ModelStatusDto, example: IRIS })
   @ApiErrorResponses(400, 401, 403, 404, 422, 500)
-  async reload(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
-    return this.describe(await this.registry.reload(name));
+  reload(@Param('name', ModelNamePipe) name: string): Promise<ModelStatusDto> {
+    return this.management.reload(name);
   }
-
-  private describe(status: ModelStatus): ModelStatusDto {
-    return {
-      ...status,
-      versions: status.versions.map((v) => versionDto(v, v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version).description : undefined)),
-    };
-  }
-}
-
-function versionDto(status: ModelVersionStatus, loaded?: VersionDescription): ModelVersionDto {
-  if (!loaded) return { ...status };
-  const { labels, features, description } = loaded.metadata;
-  return {
-    ...status,
-    format: loaded.format,
-    inputs: [...loaded.signature.inputs],
-    outputs: [...loaded.signature.outputs],
-    ...(labels ? { labels } : {}),
-    ...(features ? { features } : {}),
-    ...(typeof description === 'string' ? { description } : {}),
-  };
 }
 
 function statusOnly(version: typeof IRIS_VERSION): object {

@@ -1,8 +1,7 @@
 import { Batcher, BatcherObserver, BatcherSettings } from './batcher';
 import { DeadlineExceededError, QueueFullError } from './model-errors';
-import type { HostTensor, ModelSignature, TensorSpec } from './model-types';
+import type { HostTensor, ModelSignature, NamedTensors, TensorSpec } from './model-types';
 
-type NamedTensors = Record<string, HostTensor>;
 
 const WIDTH = 2;
 const FREE: TensorSpec = { name: 'x', dtype: 'float32', shape: [-1, WIDTH] };

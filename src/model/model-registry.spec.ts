@@ -9,7 +9,7 @@ import { findIncompleteness } from './model-artifacts';
 import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
 import { ModelLoader } from './model-loader';
 import { ModelState } from './model-status';
-import type { HostTensor, ModelSignature, VersionDescription } from './model-types';
+import type { HostTensor, ModelSignature, NamedTensors, VersionDescription } from './model-types';
 import type { RequiredModels } from './readiness';
 import { RepositoryModelRegistry } from './repository-registry';
 import { errorFrom } from '../../test/support/errors';
@@ -31,7 +31,6 @@ const SIGNATURE: ModelSignature = {
 };
 const INPUTS: Record<string, HostTensor> = { x: { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) } };
 
-type NamedTensors = Record<string, HostTensor>;
 
 interface Gate {
   promise: Promise<void>;
