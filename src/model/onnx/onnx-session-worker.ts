@@ -4,7 +4,7 @@
  */
 import { MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { InlineOnnxSession, SessionReply, SessionRequest, SessionWorkerData } from './onnx-session';
-import type { OnnxNamedTensors } from './onnx-tensors';
+import { OnnxNamedTensors, typeTag } from './onnx-tensors';
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -14,7 +14,7 @@ function messageOf(error: unknown): string {
 function buffersOf(outputs: OnnxNamedTensors): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const { data } of Object.values(outputs)) {
-    if (!Array.isArray(data) && data.buffer instanceof ArrayBuffer) buffers.add(data.buffer);
+    if (!Array.isArray(data) && typeTag(data.buffer) === '[object ArrayBuffer]') buffers.add(data.buffer as ArrayBuffer);
   }
   return [...buffers];
 }

@@ -44,11 +44,16 @@ export function fromOrtTensor(tensor: Tensor): OnnxHostTensor {
     throw new Error(`ONNX Runtime gave a tensor of element type ${tensor.type}, which the service cannot carry`);
   }
   let data = tensor.data as ElementData;
-  if (tensor.type === 'float16' && !(data instanceof Uint16Array)) {
+  if (tensor.type === 'float16' && typeTag(data) !== '[object Uint16Array]') {
     // Where the JavaScript engine has Float16Array (Node 23+), ONNX Runtime returns one: keep
     // the bit patterns, as everywhere else.
     const halves = data as unknown as ArrayBufferView & { length: number };
     data = new Uint16Array(halves.buffer, halves.byteOffset, halves.length);
   }
   return { dtype: tensor.type, shape: tensor.dims.map(Number), data };
+}
+
+/** `[object Float32Array]` and so on; unlike `instanceof`, the same for arrays of any realm. */
+export function typeTag(value: unknown): string {
+  return Object.prototype.toString.call(value);
 }
