@@ -42,7 +42,8 @@ LABEL_OUTPUT = "output_label"
 PROBABILITY_OUTPUT = "output_probability"
 BATCH_DIM = "N"
 ML_DOMAIN = "ai.onnx.ml"
-# The opsets skl2onnx targets with onnx 1.12 (its newest default opset): 17, and 1 for ai.onnx.ml.
+# skl2onnx targets the newest opset the installed onnx knows (17 for Debian's onnx 1.12), and
+# version 1 of ai.onnx.ml, where LinearClassifier, Normalizer and ZipMap are defined.
 MAIN_OPSET = 17
 ML_OPSET = 1
 # The service's own iris model names its features this way; the same names keep requests alike.
