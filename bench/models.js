@@ -1,6 +1,7 @@
 'use strict';
 // The benchmarks' heavier models, with random weights, both taking 784 values per row (a 28x28
-// image): a dense network 784-512-512-10, and LeNet-5, the classic small CNN.
+// image): a dense network 784-512-512-10, and LeNet-5, the classic small CNN. Each can also be
+// written as ONNX, from the weights of its TF.js version, for ONNX Runtime beside TF.js.
 const { execFileSync } = require('node:child_process');
 const { join } = require('node:path');
 
@@ -45,4 +46,60 @@ function writeModel(kind, directory) {
 
 const writeMlp = (directory) => writeModel('mlp', directory);
 
-module.exports = { INPUTS, MLP_WIDTH, writeModel, writeMlp };
+/** Debian's interpreter, which has python3-onnx and python3-numpy. */
+const PYTHON = '/usr/bin/python3';
+/** The ONNX model's output, as the V2 protocol names it. */
+const ONNX_OUTPUT = 'scores';
+/** Largest difference allowed between the two runtimes' softmax outputs (float32 arithmetic in another order). */
+const AGREEMENT_TOLERANCE = 1e-5;
+const AGREEMENT_ROWS = 64;
+
+/** The name of the ONNX copy of model `kind` in the repository, beside the TF.js one. */
+const onnxModelName = (kind) => `${kind}-onnx`;
+
+/**
+ * Writes model `kind` as ONNX into `onnxDirectory` (a version folder), from the TF.js version
+ * already in `tfjsDirectory`: the very same weights. Then runs both on the same random rows and
+ * throws unless they agree within AGREEMENT_TOLERANCE; returns the largest difference.
+ */
+function writeOnnxModel(kind, tfjsDirectory, onnxDirectory) {
+  const { name } = INPUTS[kind];
+  execFileSync(PYTHON, [join(__dirname, 'tfjs_to_onnx.py'), tfjsDirectory, onnxDirectory, name, ONNX_OUTPUT], { stdio: 'inherit' });
+  return checkOnnxAgreement(kind, tfjsDirectory, onnxDirectory);
+}
+
+/** The largest difference between the TF.js and ONNX versions' outputs on the same rows. */
+function checkOnnxAgreement(kind, tfjsDirectory, onnxDirectory, rows = AGREEMENT_ROWS) {
+  const { name, rowShape } = INPUTS[kind];
+  // In a child process, so that the caller loads neither runtime.
+  const script = `
+    const tf = require('@tensorflow/tfjs');
+    tf.enableProdMode();
+    const ort = require('onnxruntime-node');
+    const { readModelArtifacts } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});
+    (async () => {
+      await tf.setBackend('cpu');
+      const shape = [${rows}, ...${JSON.stringify(rowShape)}];
+      const size = shape.reduce((a, b) => a * b, 1);
+      // A fixed linear congruential sequence: the same rows on every run.
+      let seed = 15;
+      const data = Float32Array.from({ length: size }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31));
+      const model = await tf.loadLayersModel(tf.io.fromMemory(await readModelArtifacts(${JSON.stringify(tfjsDirectory)})));
+      const expected = model.predict(tf.tensor(data, shape)).dataSync();
+      const session = await ort.InferenceSession.create(${JSON.stringify(join(onnxDirectory, 'model.onnx'))});
+      const actual = (await session.run({ ${JSON.stringify(name)}: new ort.Tensor('float32', data, shape) }))[${JSON.stringify(ONNX_OUTPUT)}].data;
+      if (actual.length !== expected.length) throw new Error('outputs differ in size: ' + actual.length + ' and ' + expected.length);
+      let largest = 0;
+      for (let i = 0; i < actual.length; i++) largest = Math.max(largest, Math.abs(actual[i] - expected[i]));
+      await session.release();
+      console.log(JSON.stringify({ largest }));
+    })().catch((error) => { console.error(error); process.exit(1); });`;
+  const output = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+  const { largest } = JSON.parse(output.trim().split('\n').pop());
+  if (!(largest <= AGREEMENT_TOLERANCE)) {
+    throw new Error(`${kind}: the ONNX and TF.js versions differ by ${largest} (more than ${AGREEMENT_TOLERANCE})`);
+  }
+  return largest;
+}
+
+module.exports = { INPUTS, MLP_WIDTH, writeModel, writeMlp, onnxModelName, writeOnnxModel, checkOnnxAgreement };

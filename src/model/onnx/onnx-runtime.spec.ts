@@ -1,0 +1,164 @@
+/**
+ * @jest-environment ./test/support/single-realm-environment.js
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BuiltOnnxModel, buildOnnxModels, HEAVY_KIND, HEAVY_WIDTH } from '../../../test/fixtures/onnx-models';
+import { onnxPythonAvailable } from '../../../test/support/onnx-python';
+import { OnnxModel } from './onnx-model';
+import { DEFAULT_ONNX_RUNTIME_SETTINGS, OnnxRuntime } from './onnx-runtime';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
+const onLinux = process.platform === 'linux' ? it : it.skip;
+
+/** Rows of the heavy model per timed run: some 4 GFLOP, hundreds of milliseconds on one thread. */
+const HEAVY_ROWS = 512;
+const TIMER_MS = 2;
+
+function threadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+/** The longest the event loop went without running a timer while `run` was under way. */
+async function longestStall(run: () => Promise<unknown>): Promise<{ stallMs: number; runMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, TIMER_MS);
+  const started = performance.now();
+  await run();
+  const runMs = performance.now() - started;
+  // A loop held by the run fires its next timer only now: that tick measures the whole stall.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  clearInterval(timer);
+  return { stallMs: longest, runMs };
+}
+
+describe(OnnxRuntime.name, () => {
+  it('passes its settings to every session', () => {
+    const runtime = new OnnxRuntime({ intraOpThreads: 3, graphOptimizationLevel: 'basic' });
+
+    expect(runtime.sessionOptions()).toEqual({
+      intraOpNumThreads: 3,
+      executionMode: 'sequential',
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'basic',
+      logSeverityLevel: 4,
+    });
+    expect(runtime.settings.execution).toBe(DEFAULT_ONNX_RUNTIME_SETTINGS.execution);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('refuses %p intra-op threads', (intraOpThreads) => {
+    expect(() => new OnnxRuntime({ intraOpThreads })).toThrow(/intra-op threads must be a positive integer/);
+  });
+
+  it('refuses an unknown graph optimization level and an unknown execution', () => {
+    expect(() => new OnnxRuntime({ graphOptimizationLevel: 'max' as never })).toThrow('unknown ONNX Runtime graph optimization level "max"');
+    expect(() => new OnnxRuntime({ execution: 'gpu' as never })).toThrow('unknown ONNX Runtime execution "gpu"');
+  });
+
+  it('loads onnxruntime-node only when a session opens, and with worker execution never on the main thread', () => {
+    // In a process of its own: Jest's module registry is not Node's require cache.
+    const script = `
+      const { OnnxRuntime } = require('./src/model/onnx/onnx-runtime');
+      const { OnnxModel } = require('./src/model/onnx/onnx-model');
+      const loaded = () => Object.keys(require.cache).some((path) => path.includes('/onnxruntime-node/'));
+      const seen = { imported: loaded() };
+      (async () => {
+        const worker = await OnnxModel.load(new OnnxRuntime({ execution: 'worker' }), 'models/iris-sklearn/1');
+        seen.workerLoaded = loaded();
+        const inline = await OnnxModel.load(new OnnxRuntime({ execution: 'event-loop' }), 'models/iris-sklearn/1');
+        seen.inlineLoaded = loaded();
+        worker.dispose();
+        inline.dispose();
+        await Promise.all([worker.whenReleased(), inline.whenReleased()]);
+        console.log(JSON.stringify(seen));
+      })();`;
+    const output = execFileSync(process.execPath, ['--require', 'ts-node/register/transpile-only', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+
+    expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({ imported: false, workerLoaded: false, inlineLoaded: true });
+  }, 60_000);
+
+  describeWithOnnxPython('on real models', () => {
+    let dir: string;
+    let heavy: BuiltOnnxModel;
+    let mlp: BuiltOnnxModel;
+    const heavyInput = () => ({ x: { dtype: 'float32' as const, shape: [HEAVY_ROWS, HEAVY_WIDTH], data: new Float32Array(HEAVY_ROWS * HEAVY_WIDTH).fill(0.01) } });
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'onnx-runtime-'));
+      ({ heavy, mlp } = buildOnnxModels(dir, [HEAVY_KIND, 'mlp']));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('keeps the event loop turning during a long inference in a worker thread, where inline it holds it', async () => {
+      const inlineModel = await OnnxModel.load(new OnnxRuntime({ execution: 'event-loop' }), heavy.directory);
+      const workerModel = await OnnxModel.load(new OnnxRuntime({ execution: 'worker' }), heavy.directory);
+      try {
+        await inlineModel.infer(heavyInput());
+        await workerModel.infer(heavyInput());
+
+        const inline = await longestStall(() => inlineModel.infer(heavyInput()));
+        const worker = await longestStall(() => workerModel.infer(heavyInput()));
+
+        expect(inline.stallMs).toBeGreaterThanOrEqual(inline.runMs * 0.9);
+        expect(worker.stallMs).toBeLessThan(worker.runMs / 2);
+      } finally {
+        inlineModel.dispose();
+        workerModel.dispose();
+        await Promise.all([inlineModel.whenReleased(), workerModel.whenReleased()]);
+      }
+    }, 60_000);
+
+    onLinux('starts intra-op threads per session (the calling thread is one of them) and stops them on release', async () => {
+      const runtime = new OnnxRuntime({ execution: 'event-loop', intraOpThreads: 3 });
+      // ONNX Runtime starts a thread of its own once per process, with the first session.
+      const first = await OnnxModel.load(runtime, mlp.directory);
+      first.dispose();
+      await first.whenReleased();
+      const baseline = threadCount();
+
+      const models = [await OnnxModel.load(runtime, mlp.directory), await OnnxModel.load(runtime, mlp.directory)];
+      const withTwo = threadCount();
+      models.forEach((model) => model.dispose());
+      await Promise.all(models.map((model) => model.whenReleased()));
+
+      expect(withTwo - baseline).toBe(2 * (3 - 1));
+      expect(threadCount()).toBe(baseline);
+    });
+
+    onLinux.each([
+      ['event-loop', 30],
+      ['worker', 5],
+    ] as const)('releases every session and thread over repeated loads and disposals (%s, %i cycles)', async (execution, cycles) => {
+      const runtime = new OnnxRuntime({ execution });
+      const warm = await OnnxModel.load(runtime, mlp.directory);
+      warm.dispose();
+      await warm.whenReleased();
+      const baseline = threadCount();
+
+      for (let i = 0; i < cycles; i++) {
+        const model = await OnnxModel.load(runtime, mlp.directory);
+        await model.infer(mlp.samples!);
+        expect(runtime.openSessions).toBe(1);
+        model.dispose();
+        await model.whenReleased();
+      }
+
+      expect(runtime.openSessions).toBe(0);
+      expect(threadCount()).toBe(baseline);
+    }, 60_000);
+  });
+});
