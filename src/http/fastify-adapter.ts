@@ -1,10 +1,11 @@
 import { parse as parseQuery } from 'node:querystring';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
-import type { Logger as Pino } from 'pino';
+import type { Bindings, ChildLoggerOptions, Logger as Pino } from 'pino';
 import type { AllConfig } from '../config/configuration';
 import { answerClientError, answerFrameworkError } from './client-errors';
 import { requestIdOf } from './request-id';
+import { LazyRequestLogger } from './request-logger';
 
 /**
  * The Fastify adapter with the settings that can only be given when the server is made: its
@@ -17,6 +18,7 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     loggerInstance: logger,
     // One line per request at info level would drown the state changes (see request-log.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: (parent: unknown, bindings: Bindings, options: ChildLoggerOptions) => new LazyRequestLogger(parent as Pino, bindings, options) as unknown as Pino,
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,

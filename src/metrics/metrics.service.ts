@@ -1,35 +1,28 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BoundCounter, BoundGauge, BoundHistogram, CounterChild, GaugeChild, HistogramChild } from './bound-metrics';
 
 /** Latency buckets, in seconds: 0.5 ms to 10 s. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Batch sizes, in rows. */
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-const VERSION_LABELS = ['model', 'version'] as const;
+const VERSION_LABELS = ['model', 'version'];
+const HTTP_LABELS = ['route', 'method', 'status'];
 const MODEL_STATES = ['AVAILABLE', 'LOADING', 'UNAVAILABLE', 'UNLOADED'] as const;
 
-/** A histogram by model and version. */
-function versionHistogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram<(typeof VERSION_LABELS)[number]> {
-  return new Histogram({ name, help, labelNames: VERSION_LABELS, buckets, registers: [registry] });
-}
-
-/** A gauge by model and version. */
-function versionGauge(registry: Registry, name: string, help: string): Gauge<(typeof VERSION_LABELS)[number]> {
-  return new Gauge({ name, help, labelNames: VERSION_LABELS, registers: [registry] });
-}
 
 export type InferenceOutcome = 'success' | 'client_error' | 'rejected' | 'timed_out' | 'failed';
 
 export interface VersionMetrics {
-  success: Counter.Internal;
-  outcome(outcome: InferenceOutcome): Counter.Internal;
-  queueDuration: Histogram.Internal<string>;
-  computeDuration: Histogram.Internal<string>;
-  requestDuration: Histogram.Internal<string>;
-  batchSize: Histogram.Internal<string>;
-  queueDepth: Gauge.Internal<string>;
-  inFlight: Gauge.Internal<string>;
+  success: CounterChild;
+  outcome(outcome: InferenceOutcome): CounterChild;
+  queueDuration: HistogramChild;
+  computeDuration: HistogramChild;
+  requestDuration: HistogramChild;
+  batchSize: HistogramChild;
+  queueDepth: GaugeChild;
+  inFlight: GaugeChild;
 }
 
 /**
@@ -40,67 +33,46 @@ export interface VersionMetrics {
 export class MetricsService {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by route pattern, method and status code.',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
+  private readonly httpRequests = new BoundCounter(this.registry, 'http_requests_total', 'HTTP requests answered, by route pattern, method and status code.', HTTP_LABELS);
 
-  readonly httpDuration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from a request arriving to its answer being sent.',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly httpDuration = new BoundHistogram(
+    this.registry,
+    'http_request_duration_seconds',
+    'Time from a request arriving to its answer being sent.',
+    HTTP_LABELS,
+    LATENCY_BUCKETS,
+  );
 
-  readonly inferenceRequests = new Counter({
-    name: 'inference_requests_total',
-    help: 'Inference requests by model, version and outcome (success, client_error, rejected, timed_out, failed).',
-    labelNames: ['model', 'version', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  private readonly inferenceRequests = new BoundCounter(
+    this.registry,
+    'inference_requests_total',
+    'Inference requests by model, version and outcome (success, client_error, rejected, timed_out, failed).',
+    [...VERSION_LABELS, 'outcome'],
+  );
 
-  readonly queueDuration = versionHistogram(
+  private readonly queueDuration = new BoundHistogram(
     this.registry,
     'inference_queue_duration_seconds',
-    'Time a request waited in its model version\'s queue before its batch ran.',
+    "Time a request waited in its model version's queue before its batch ran.",
+    VERSION_LABELS,
     LATENCY_BUCKETS,
   );
 
-  readonly computeDuration = versionHistogram(
-    this.registry,
-    'inference_compute_duration_seconds',
-    'Time one batch took to run on the model.',
-    LATENCY_BUCKETS,
-  );
+  private readonly computeDuration = new BoundHistogram(this.registry, 'inference_compute_duration_seconds', 'Time one batch took to run on the model.', VERSION_LABELS, LATENCY_BUCKETS);
 
-  readonly requestDuration = versionHistogram(
+  private readonly requestDuration = new BoundHistogram(
     this.registry,
     'inference_request_duration_seconds',
     'Time from an inference request reaching its model version to its outputs (queue and compute).',
+    VERSION_LABELS,
     LATENCY_BUCKETS,
   );
 
-  readonly batchSize = versionHistogram(
-    this.registry,
-    'inference_batch_size_rows',
-    'Rows in each batch run on the model.',
-    BATCH_BUCKETS,
-  );
+  private readonly batchSize = new BoundHistogram(this.registry, 'inference_batch_size_rows', 'Rows in each batch run on the model.', VERSION_LABELS, BATCH_BUCKETS);
 
-  readonly queueDepth = versionGauge(
-    this.registry,
-    'inference_queue_depth_rows',
-    'Rows waiting in a model version\'s queue.',
-  );
+  private readonly queueDepth = new BoundGauge(this.registry, 'inference_queue_depth_rows', "Rows waiting in a model version's queue.", VERSION_LABELS);
 
-  readonly inFlight = versionGauge(
-    this.registry,
-    'inference_in_flight_requests',
-    'Inference requests queued or running, per model version.',
-  );
+  private readonly inFlight = new BoundGauge(this.registry, 'inference_in_flight_requests', 'Inference requests queued or running, per model version.', VERSION_LABELS);
 
   readonly loadDuration = new Histogram({
     name: 'model_load_duration_seconds',
@@ -118,22 +90,19 @@ export class MetricsService {
   });
 
   private readonly versionMetrics = new Map<string, VersionMetrics>();
-  private readonly httpMetrics = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<string> }>();
+  private readonly httpMetrics = new Map<string, { requests: CounterChild; duration: HistogramChild }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /**
-   * The metrics of one model version, bound to its labels once: prom-client hashes the label
-   * set on every call otherwise, and these are called several times per request.
-   */
+  /** The metrics of one model version, bound to its labels once: they are updated several times per request. */
   forVersion(model: string, version: string): VersionMetrics {
     const key = `${model}\u0000${version}`;
     let bound = this.versionMetrics.get(key);
     if (!bound) {
       const labels = { model, version };
-      const outcomes = new Map<InferenceOutcome, Counter.Internal>();
+      const outcomes = new Map<InferenceOutcome, CounterChild>();
       bound = {
         success: this.inferenceRequests.labels({ ...labels, outcome: 'success' }),
         outcome: (outcome) => {
