@@ -8,6 +8,8 @@
 //   iris-batch      POST /prediction, iris, dynamic batching on (the default)
 //   iris-nobatch    the same with BATCHING_ENABLED=false
 //   ceiling         2 bare Fastify processes answering a constant: the HTTP ceiling
+//   nest-ceiling    2 bare NestJS processes (Fastify adapter) answering a constant
+//   nest-dto-ceiling  the same with Nest's ValidationPipe and a class-validator DTO of the row
 //   mlp-batch       POST /v2/models/mlp/infer, a 784-512-512-10 dense network, one row of
 //                   784 values as JSON, batching on
 //   mlp-nobatch     the same, batching off
@@ -35,7 +37,8 @@ const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary'];
-const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ceiling ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
+const CEILINGS = ['ceiling', 'nest-ceiling', 'nest-dto-ceiling'];
+const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ${CEILINGS.join(' ')} ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
 const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number);
 const CONNS_HEAVY = (process.env.CONNS_HEAVY ?? '1 32 64').split(/\s+/).map(Number);
 const OVERLOAD = process.env.OVERLOAD !== '0';
@@ -136,13 +139,29 @@ function wrk(url, script, conns, seconds) {
   };
 }
 
+/** Polls a POST until it answers 200: the ceilings have no health route. */
+async function waitForPost(url, body, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function stackOf(name, repository, ports, env = {}) {
   const [nginxPort, a, b] = ports;
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const replicas = [];
-  if (name === 'ceiling') {
-    for (const port of [a, b]) replicas.push(start(`ceiling:${port}`, process.execPath, [join(__dirname, 'ceiling-server.js'), String(port)]));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  if (CEILINGS.includes(name)) {
+    const server = name === 'ceiling' ? 'ceiling-server.js' : 'nest-ceiling-server.js';
+    const env = name === 'nest-dto-ceiling' ? { DTO: '1' } : {};
+    for (const port of [a, b]) replicas.push(start(`${name}:${port}`, process.execPath, [join(__dirname, server), String(port)], env));
+    for (const port of [a, b]) await waitForPost(`http://127.0.0.1:${port}/prediction`, IRIS_BODY);
   } else {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
     for (const port of [a, b]) replicas.push(startReplica(port, repository, { BATCHING_ENABLED: batching, ...env }));
@@ -155,7 +174,8 @@ async function stackOf(name, repository, ports, env = {}) {
   await new Promise((resolve) => setTimeout(resolve, 500));
   return {
     url: `http://127.0.0.1:${nginxPort}`,
-    replicaUrls: name === 'ceiling' ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
+    pids: replicas.map((child) => child.pid),
+    replicaUrls: CEILINGS.includes(name) ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
     dir,
     async close() {
       nginx.kill('SIGQUIT');
@@ -253,11 +273,18 @@ function heavyBinary(kind) {
   return { body: Buffer.concat([header, data]), headerLength: header.length };
 }
 
+/** A process's resident memory now, in MiB (Linux). */
+function residentMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
 /** One row: wrk's warm-up, then its measured run, with what the replicas computed meanwhile. */
 async function measure(stack, script, conns) {
   wrk(`${stack.url}/`, script, conns, WARMUP);
   const before = await computeTotals(stack.replicaUrls);
   const row = wrk(`${stack.url}/`, script, conns, DURATION);
+  row.rssMiB = Math.max(...stack.pids.map(residentMiB));
   const after = await computeTotals(stack.replicaUrls);
   if (after) {
     row.rowsPerBatch = (after.rows - before.rows) / (after.batches - before.batches);
@@ -278,6 +305,7 @@ function combine(rows) {
     rowsPerBatch: rows[0].rowsPerBatch === undefined ? undefined : mean('rowsPerBatch'),
     computeMsPerRow: rows[0].computeMsPerRow === undefined ? undefined : mean('computeMsPerRow'),
     rounds: rows.map((r) => r.rps),
+    rssMiB: Math.max(...rows.map((r) => r.rssMiB)),
   };
 }
 
@@ -305,7 +333,7 @@ async function main() {
   const groups = [];
   for (const name of STACKS) {
     const model = name.replace(/-(no)?batch$/, '');
-    const group = model === 'ceiling' ? 'iris' : model;
+    const group = CEILINGS.includes(model) ? 'iris' : model;
     (groups.find((g) => g.key === group) ?? groups[groups.push({ key: group, names: [] }) - 1]).names.push(name);
   }
   const rounds = {};
@@ -316,8 +344,8 @@ async function main() {
     const stacks = [];
     try {
       for (const name of group.names) {
-        // The ceiling answers the iris request.
-        const model = name === 'ceiling' ? 'iris' : name.replace(/-(no)?batch$/, '');
+        // The ceilings answer the iris request.
+        const model = CEILINGS.includes(name) ? 'iris' : name.replace(/-(no)?batch$/, '');
         stacks.push({ name, model, ...(await stackOf(name, repository, [0, 1, 2].map((i) => PORT_BASE + offset + i))) });
         offset += 3;
       }
@@ -356,23 +384,26 @@ function table(results, overloadResult) {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means)`);
   lines.push('');
-  lines.push('| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | RSS MiB (largest process) |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const order = (key) => [STACKS.indexOf(key.split('@')[0]), Number(key.split('@')[1])];
   const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1]);
   for (const key of keys) {
     const r = results[key];
     const [name, conns] = key.split('@');
-    lines.push(`| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} |`);
+    lines.push(`| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.rssMiB)} |`);
   }
   lines.push('');
   const ratio = (a, b) => (results[a] && results[b] ? results[a].rps / results[b].rps : NaN);
   const delta = (a, b) => (results[a] && results[b] ? results[a].p50 - results[b].p50 : NaN);
   lines.push('| ratio | value | target |');
   lines.push('|---|---:|---|');
-  lines.push(`| iris (batching on) / HTTP ceiling, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | >= 0.6, no errors |`);
+  lines.push(`| iris (batching on) / bare Fastify, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | |`);
+  lines.push(`| iris (batching on) / bare NestJS, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-ceiling@64'), 2)} | |`);
+  lines.push(`| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-dto-ceiling@64'), 2)} | >= 1.0, no errors |`);
+  lines.push(`| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${fmt(ratio('nest-dto-ceiling@64', 'ceiling@64'), 2)} | |`);
   lines.push(`| iris batching on / off, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'iris-nobatch@64'), 2)} | |`);
-  const heavy = [...new Set(STACKS.map((name) => name.replace(/-(no)?batch$/, '')))].filter((m) => m !== 'iris' && m !== 'ceiling');
+  const heavy = [...new Set(STACKS.map((name) => name.replace(/-(no)?batch$/, '')))].filter((m) => m !== 'iris' && !CEILINGS.includes(m));
   // The most batching can give: how much less compute a row costs in the batches it formed.
   const computeGain = (on, off) => (results[on] && results[off] ? results[off].computeMsPerRow / results[on].computeMsPerRow : NaN);
   for (const model of heavy) {
