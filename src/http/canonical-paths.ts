@@ -13,10 +13,11 @@ import { routeFacts } from './route-facts';
 export const canonicalManagementPaths = fp(
   async (fastify: FastifyInstance, _options: object) => {
     fastify.addHook('onRequest', (request, reply, next) => {
-      if (!routeFacts(request).management) return next();
+      const route = routeFacts(request);
+      if (!route.management) return next();
       const path = request.url.split('?', 1)[0];
       const params = request.params as Record<string, string>;
-      const canonical = (request.routeOptions.url ?? '').replace(/:(\w+)/g, (_match, name: string) => params[name] ?? '');
+      const canonical = (route.url ?? '').replace(/:(\w+)/g, (_match, name: string) => params[name] ?? '');
       if (path === canonical) return next();
       answerError(request, reply, new RouteNotFoundError(`Cannot ${request.method} ${path.slice(0, 200)}`));
     });

@@ -41,6 +41,7 @@ export class HttpEdge implements OnModuleInit {
     const logLevel = this.config.getOrThrow('logging.level', { infer: true });
     // Not awaited: the parts load with the server, once Nest has set its error handler, which
     // the routes take up as they load.
+    fastify.decorateRequest('matchedRoute', null);
     void fastify
       // onRequest: answers to cross-origin browsers, and their preflight requests.
       .register(crossOrigin, { origins: http.corsOrigins })

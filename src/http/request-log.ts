@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { MetricsService } from '../metrics/metrics.service';
+import { routeFacts } from './route-facts';
 
 /**
  * After each answer: HTTP metrics by route pattern (never the raw URL, so the label set stays
@@ -10,7 +11,7 @@ import type { MetricsService } from '../metrics/metrics.service';
 export const requestLog = fp(
   async (fastify: FastifyInstance, { metrics, logEachRequest }: { metrics: MetricsService; logEachRequest: boolean }) => {
     fastify.addHook('onResponse', (request, reply, done) => {
-      metrics.observeHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+      metrics.observeHttp(routeFacts(request).url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
     if (!logEachRequest) return;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { REQUEST_ID_HEADER } from './request-id';
+import { routeFacts } from './route-facts';
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers';
 
 /**
@@ -12,7 +13,7 @@ export const responseHeaders = fp(
     const documentHeaders = documentSecurityHeaders();
     const docsPrefix = `/${docsPath}`;
     fastify.addHook('onSend', (request, reply, payload, done) => {
-      reply.headers(request.routeOptions.url?.startsWith(docsPrefix) ? documentHeaders : API_SECURITY_HEADERS);
+      reply.headers(routeFacts(request).url?.startsWith(docsPrefix) ? documentHeaders : API_SECURITY_HEADERS);
       reply.header(REQUEST_ID_HEADER, request.id);
       done(null, payload);
     });

@@ -58,7 +58,21 @@ export function InferenceRoute(target: (params: Record<string, string | undefine
   return RouteFacts({ inference: { target } });
 }
 
-/** The facts of the route a request matched; none for a request no route matched. */
-export function routeFacts(request: FastifyRequest): RouteFacts {
-  return (request.routeOptions.config ?? {}) as RouteFacts;
+/** The facts as Fastify keeps them in a route's config, with the route's own pattern. */
+export type MatchedRoute = RouteFacts & { url?: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The matched route's facts, read once per request (see routeFacts). */
+    matchedRoute: MatchedRoute | null;
+  }
+}
+
+/**
+ * The facts of the route a request matched (with its pattern, `url`); none but the pattern for
+ * a request no route matched. Read once per request: Fastify builds `routeOptions` anew on
+ * every access, and every part of the edge asks.
+ */
+export function routeFacts(request: FastifyRequest): MatchedRoute {
+  return (request.matchedRoute ??= (request.routeOptions.config ?? {}) as MatchedRoute);
 }
