@@ -35,7 +35,7 @@ const INPUTS = {
 function writeModel(kind, directory) {
   // In a child process, so that the caller does not load TF.js.
   const script = `
-    const tf = require('@tensorflow/tfjs');
+    const tf = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'tfjs.js'))});
     tf.enableProdMode();
     const { directorySaveHandler } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});
     const model = tf.sequential({ layers: ${LAYERS[kind]} });

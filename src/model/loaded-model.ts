@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from './tfjs';
 import { InvalidInputError } from './model-errors';
 import type {
   HostTensor,
@@ -9,7 +9,7 @@ import type {
   TensorSpec,
 } from './model-types';
 
-type Tf = typeof import('@tensorflow/tfjs');
+type Tf = typeof import('./tfjs');
 type NamedTensors = Record<string, HostTensor>;
 
 /**

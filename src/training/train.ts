@@ -1,7 +1,7 @@
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tfjs';
 import { MODEL_NAME_PATTERN, validateEnvironment } from '../config/environment';
 import { directorySaveHandler } from '../model/model-artifacts';
 import { METADATA_JSON } from '../model/model-loader';
@@ -133,15 +133,15 @@ function standardization(rows: number[][]): tf.layers.Layer {
 function tensorsOf(rows: LabelledRows, classes: number): [tf.Tensor2D, tf.Tensor2D] {
   return tf.tidy(() => [
     tf.tensor2d(rows.features),
-    tf.oneHot(tf.tensor1d(rows.labels, 'int32'), classes).toFloat() as tf.Tensor2D,
+    tf.cast(tf.oneHot(tf.tensor1d(rows.labels, 'int32'), classes), 'float32') as tf.Tensor2D,
   ]);
 }
 
 function accuracy(model: tf.LayersModel, rows: LabelledRows, classes: number): number {
   const [x, y] = tensorsOf(rows, classes);
   const correct = tf.tidy(() => {
-    const predicted = (model.predict(x) as tf.Tensor).argMax(-1);
-    return predicted.equal(y.argMax(-1)).sum().dataSync()[0];
+    const predicted = tf.argMax(model.predict(x) as tf.Tensor, -1);
+    return tf.sum(tf.equal(predicted, tf.argMax(y, -1))).dataSync()[0];
   });
   tf.dispose([x, y]);
   return correct / rows.labels.length;
