@@ -87,7 +87,7 @@ mkdir -p "$work/nginx"
 cat >"$work/nginx/Containerfile" <<CONF
 FROM $debian_image
 RUN apt-get update -qq \\
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null \\
+    && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq --no-install-recommends nginx >/dev/null \\
     && apt-get clean && rm -rf /var/lib/apt/lists/* \\
     && groupadd --system --gid 101 nginx \\
     && useradd --system --uid 101 --gid nginx --home-dir /nonexistent --no-create-home --shell /bin/false nginx \\
