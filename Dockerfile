@@ -11,9 +11,10 @@
 # Build argument:
 #   WITH_TFJS_NODE=false  (default) TF.js on its WASM backend; nothing is downloaded but npm
 #                         packages. This is the image CI builds and tests.
-#   WITH_TFJS_NODE=true   also @tensorflow/tfjs-node, native TensorFlow for linux/amd64 (its
-#                         install script downloads libtensorflow from storage.googleapis.com).
-#                         If that fails, so does the build, with one line saying why.
+#   WITH_TFJS_NODE=true   also @tensorflow/tfjs-node, native TensorFlow (its install script
+#                         downloads libtensorflow and a prebuilt addon from
+#                         storage.googleapis.com). If that fails, so does the build, with one
+#                         line saying why.
 #
 # glibc is required by tfjs-node's libtensorflow and onnxruntime-node: Debian, not Alpine. Node
 # 24 is the LTS line; add @sha256:<digest> to the tags to pin the exact images as well.
