@@ -1,23 +1,25 @@
 # ml-microservice: the model server image.
 #
 #   docker build -t ml-microservice:0.1.0 .
+#   docker run --rm -p 8080:8080 ml-microservice:0.1.0                      # the models built in
 #   docker run --rm -p 8080:8080 -v "$PWD/models:/app/models:ro" ml-microservice:0.1.0
 #
 # Stages: "build" compiles TypeScript with the dev dependencies; "prod-deps" installs the
-# production dependencies (and tries tfjs-node); "runtime" gets only dist/, the production
-# node_modules and models/, and runs as the unprivileged "node" user (uid 1000).
+# production dependencies; "runtime" gets only dist/, the production node_modules and models/,
+# and runs as the unprivileged "node" user (uid 1000).
 #
-# Build arguments:
-#   WITH_TFJS_NODE=true   try @tensorflow/tfjs-node (native TensorFlow; its install script
-#                         downloads libtensorflow, so the build needs network). If that fails,
-#                         the image is still built and the service runs on WASM.
-#   WITH_TFJS_NODE=false  WASM only: a smaller image, no download outside the npm registry.
+# Build argument:
+#   WITH_TFJS_NODE=false  (default) TF.js on its WASM backend; nothing is downloaded but npm
+#                         packages. This is the image CI builds and tests.
+#   WITH_TFJS_NODE=true   also @tensorflow/tfjs-node, native TensorFlow (its install script
+#                         downloads libtensorflow and a prebuilt addon from
+#                         storage.googleapis.com). If that fails, so does the build, with one
+#                         line saying why.
 #
-# glibc is required by tfjs-node's libtensorflow: Debian (bookworm-slim), not Alpine.
-# The tag pins Node to 20.20.2, the version the tests run on; add @sha256:<digest> to pin the
-# exact image as well.
+# glibc is required by tfjs-node's libtensorflow and onnxruntime-node: Debian, not Alpine. Node
+# 24 is the LTS line; add @sha256:<digest> to the tags to pin the exact images as well.
 
-FROM node:20.20.2-bookworm-slim AS base
+FROM node:24.22.3-bookworm-slim AS base
 WORKDIR /app
 # Keep npm quiet and free of network calls other than the registry.
 ENV NPM_CONFIG_AUDIT=false \
@@ -27,8 +29,7 @@ ENV NPM_CONFIG_AUDIT=false \
 # ---------------------------------------------------------------------------------------------
 FROM base AS build
 COPY package.json package-lock.json ./
-# Install scripts are not needed to compile (and tfjs-node's would download libtensorflow for
-# nothing here): the build only needs the packages' files.
+# Compiling needs the packages' files, not their install scripts.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
@@ -36,28 +37,40 @@ RUN npm run build
 
 # ---------------------------------------------------------------------------------------------
 FROM base AS prod-deps
-ARG WITH_TFJS_NODE=true
 COPY package.json package-lock.json ./
-# Production dependencies only, from the lockfile. Scripts are skipped here (the only ones in
-# the production tree are a banner, an analytics ping and tfjs-node's download), then
-# tfjs-node's install script is run on its own, so that its failure is explicit and tolerated:
-# - it succeeds and the module loads: TFJS_BACKEND=auto uses the native "tensorflow" backend;
-# - it fails (no network, no prebuilt binary for this platform, e.g. arm64) or the module does
-#   not load: the tree is reinstalled without optional dependencies, and the service runs on
-#   WASM. The build does not fail either way.
-RUN npm ci --omit=dev --ignore-scripts
-RUN if [ "$WITH_TFJS_NODE" = "true" ] \
-        && npm rebuild @tensorflow/tfjs-node --foreground-scripts \
-        && node -e "require('@tensorflow/tfjs-node')"; then \
-      echo "tfjs-node installed: TFJS_BACKEND=auto selects the native tensorflow backend"; \
-    else \
-      echo "tfjs-node not installed (WITH_TFJS_NODE=$WITH_TFJS_NODE or its install failed): the service runs on WASM"; \
-      npm ci --omit=dev --omit=optional --ignore-scripts; \
-    fi \
+# Production dependencies only, from the lockfile, without their install scripts: the ones in
+# the production tree are an analytics ping (Scarf, under swagger-ui-dist) and
+# onnxruntime-node's download of CUDA libraries, which a CPU image does not use.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts
+
+ARG WITH_TFJS_NODE=false
+# The optional dependencies are the native backend and the @tensorflow/tfjs it requires. Its
+# install script's own output (long, with stack traces when the download fails) goes to a log;
+# the build says in one line what happened.
+RUN if [ "$WITH_TFJS_NODE" = "true" ]; then \
+      npm ci --omit=dev --ignore-scripts >/dev/null \
+      && if npm rebuild @tensorflow/tfjs-node --foreground-scripts >/tmp/tfjs-node.log 2>&1 \
+           && node -e "require('@tensorflow/tfjs-node')" >>/tmp/tfjs-node.log 2>&1; then \
+        echo "WITH_TFJS_NODE=true: @tensorflow/tfjs-node installed; TFJS_BACKEND=auto selects the native tensorflow backend"; \
+      else \
+        echo "WITH_TFJS_NODE=true: @tensorflow/tfjs-node could not be installed ($(grep -m1 -E '^[A-Za-z]*Error: ' /tmp/tfjs-node.log || tail -n1 /tmp/tfjs-node.log)); build without it for the WASM backend" >&2; \
+        exit 1; \
+      fi \
+      && rm /tmp/tfjs-node.log; \
+    fi
+
+# onnxruntime-node ships its CPU library for every platform it supports (about 290 MB): only
+# this image's is kept. Source maps are not read at run time (no --enable-source-maps).
+RUN ort=node_modules/onnxruntime-node/bin/napi-v6 \
+    && platform="$(node -p 'process.platform + "/" + process.arch')" \
+    && for dir in "$ort"/*/*; do [ "$dir" = "$ort/$platform" ] || rm -rf "$dir"; done \
+    && rmdir --ignore-fail-on-non-empty "$ort"/* \
+    && node -e "require('onnxruntime-node')" \
+    && find node_modules -name '*.map' -type f -delete \
     && npm cache clean --force
 
 # ---------------------------------------------------------------------------------------------
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 
 # Signals: tini runs as PID 1 and forwards SIGTERM/SIGINT to Node, which handles them itself
 # (enableShutdownHooks: readiness fails, SHUTDOWN_DELAY_MS, drain, models disposed, exit 0).
@@ -67,6 +80,7 @@ FROM node:20.20.2-bookworm-slim AS runtime
 # covers both, and works the same under Docker and Kubernetes (which has no --init).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 # NODE_OPTIONS: a young generation of 32 MiB semi-spaces (V8's default is 16) halves the
@@ -85,9 +99,9 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-# The shipped models. /app/models is meant to be mounted over (read-only is enough), e.g.
-# `-v /srv/models:/app/models:ro`, a compose volume or a Kubernetes PersistentVolumeClaim; new
-# versions copied into the mounted folder are picked up by polling (MODEL_POLL_INTERVAL_MS).
+# The shipped models, served as they are, or hidden by a repository mounted over /app/models
+# (read-only is enough: `-v /srv/models:/app/models:ro`, a compose volume, a Kubernetes volume);
+# new versions copied into a mounted folder are picked up by polling (MODEL_POLL_INTERVAL_MS).
 # Not declared with VOLUME: that would create an anonymous volume on every plain `docker run`
 # and freeze the shipped models into it.
 COPY models ./models

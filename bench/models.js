@@ -36,7 +36,7 @@ const INPUTS = {
 function writeModel(kind, directory) {
   // In a child process, so that the caller does not load TF.js.
   const script = `
-    const tf = require('@tensorflow/tfjs');
+    const tf = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'tfjs.js'))});
     tf.enableProdMode();
     const { directorySaveHandler } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});
     const model = tf.sequential({ layers: ${LAYERS[kind]} });
@@ -73,7 +73,7 @@ function checkOnnxAgreement(kind, tfjsDirectory, onnxDirectory, rows = AGREEMENT
   const { name, rowShape } = INPUTS[kind];
   // In a child process, so that the caller loads neither runtime.
   const script = `
-    const tf = require('@tensorflow/tfjs');
+    const tf = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'tfjs.js'))});
     tf.enableProdMode();
     const ort = require('onnxruntime-node');
     const { readModelArtifacts } = require(${JSON.stringify(join(ROOT, 'dist', 'model', 'model-artifacts.js'))});

@@ -21,7 +21,7 @@
 //
 // Knobs (environment): DURATION (10 s per row), WARMUP (3 s), ROUNDS (2), STACKS (all),
 // CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs them, 0 skips them),
-// PORT_BASE (18300).
+// PORT_BASE (18300), SERVICE_NODES (node binaries the replicas run on; default the bench's own).
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { cpus, tmpdir, totalmem } = require('node:os');
@@ -44,6 +44,10 @@ const CONNS_HEAVY = (process.env.CONNS_HEAVY ?? '1 32 64').split(/\s+/).map(Numb
 const OVERLOAD = process.env.OVERLOAD !== '0';
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
+// Several binaries compare Node versions side by side: each service stack runs once per binary,
+// those of the first under their own names (the ratios are theirs), the others as name/node<major>.
+const SERVICE_NODES = (process.env.SERVICE_NODES ?? process.execPath).split(/\s+/).filter(Boolean);
+const nodeSuffix = (node) => (node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`);
 
 const IRIS_BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 
@@ -153,7 +157,7 @@ async function waitForPost(url, body, timeoutMs = 30_000) {
   }
 }
 
-async function stackOf(name, repository, ports, env = {}) {
+async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0]) {
   const [nginxPort, a, b] = ports;
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const replicas = [];
@@ -164,7 +168,7 @@ async function stackOf(name, repository, ports, env = {}) {
     for (const port of [a, b]) await waitForPost(`http://127.0.0.1:${port}/prediction`, IRIS_BODY);
   } else {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
-    for (const port of [a, b]) replicas.push(startReplica(port, repository, { BATCHING_ENABLED: batching, ...env }));
+    for (const port of [a, b]) replicas.push(startReplica(port, repository, { BATCHING_ENABLED: batching, ...env }, node));
     for (const port of [a, b]) await waitFor(`http://127.0.0.1:${port}/health/ready`);
   }
   // The load comes from one address: the per-client rate limit is lifted for the run.
@@ -208,8 +212,8 @@ async function computeTotals(replicaUrls) {
 }
 
 /** One replica of the built service on 127.0.0.1:`port`, serving `repository`. */
-function startReplica(port, repository, env = {}) {
-  return start(`replica:${port}`, process.execPath, [...SERVICE_FLAGS, MAIN], {
+function startReplica(port, repository, env = {}, node = SERVICE_NODES[0]) {
+  return start(`replica:${port}`, node, [...SERVICE_FLAGS, MAIN], {
     PORT: String(port),
     HOST: '127.0.0.1',
     MODEL_REPOSITORY: repository,
@@ -344,10 +348,13 @@ async function main() {
     const stacks = [];
     try {
       for (const name of group.names) {
-        // The ceilings answer the iris request.
+        // The ceilings answer the iris request, on the benchmark's own Node.
         const model = CEILINGS.includes(name) ? 'iris' : name.replace(/-(no)?batch$/, '');
-        stacks.push({ name, model, ...(await stackOf(name, repository, [0, 1, 2].map((i) => PORT_BASE + offset + i))) });
-        offset += 3;
+        for (const node of CEILINGS.includes(name) ? SERVICE_NODES.slice(0, 1) : SERVICE_NODES) {
+          const ports = [0, 1, 2].map((i) => PORT_BASE + offset + i);
+          stacks.push({ ...(await stackOf(name, repository, ports, {}, node)), name: `${name}${nodeSuffix(node)}`, model });
+          offset += 3;
+        }
       }
       for (let round = 1; round <= ROUNDS; round++) {
         for (const c of conns) {
@@ -382,12 +389,13 @@ async function main() {
 function table(results, overloadResult) {
   const lines = [];
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means)`);
+  const nodes = SERVICE_NODES.map((node) => execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()).join(', ');
+  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means)`);
   lines.push('');
   lines.push('| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | RSS MiB (largest process) |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const order = (key) => [STACKS.indexOf(key.split('@')[0]), Number(key.split('@')[1])];
-  const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1]);
+  const order = (key) => [STACKS.indexOf(key.split('@')[0].split('/')[0]), Number(key.split('@')[1]), key.includes('/node') ? 1 : 0];
+  const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1] || order(x)[2] - order(y)[2]);
   for (const key of keys) {
     const r = results[key];
     const [name, conns] = key.split('@');

@@ -17,7 +17,7 @@ const { MLP_WIDTH: WIDTH, writeMlp } = require('./models.js');
 
 /** Loads the model folder with the service's own reader, on the WASM backend. */
 async function loadModel(directory) {
-  const tf = require('@tensorflow/tfjs');
+  const tf = require(join(ROOT, 'dist', 'model', 'tfjs.js'));
   require('@tensorflow/tfjs-backend-wasm');
   await tf.setBackend('wasm');
   tf.enableProdMode();

@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/model/tfjs';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import { buildDenseLayersModel, saveLayersModel } from './fixtures/model-builders';
 import { createTestApp, waitUntilReady } from './support/test-app';

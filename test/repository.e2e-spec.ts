@@ -2,7 +2,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/model/tfjs';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
 import { buildDenseLayersModel, saveLayersModel, writeBrokenModel, writeGraphModel, WrittenGraphModel } from './fixtures/model-builders';
 import { createTestApp, SHIPPED_MODELS, waitUntilStarted } from './support/test-app';

@@ -30,6 +30,13 @@ const LEVELS: Record<NestLogLevel, LevelWithSilent> = {
   fatal: 'fatal',
 };
 
+/**
+ * Nest's own start-up listings, one line per module ("XModule dependencies initialized"), per
+ * controller and per route ("Mapped {/v2, GET} route"): some 60 lines on every start, useful
+ * only when debugging the wiring or the routing, so they go out at debug.
+ */
+const STARTUP_LISTING_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
 /** Nest's LoggerService on pino: the context becomes a field, objects are merged in. */
 export class PinoLoggerService implements LoggerService {
   constructor(private readonly pino: Pino) {}
@@ -65,7 +72,8 @@ export class PinoLoggerService implements LoggerService {
     const fields: Record<string, unknown> = context ? { context } : {};
     // Logger.error(message, stack, context) passes the stack second.
     if (level === 'error' && typeof rest[0] === 'string' && rest[0].includes('\n')) fields.stack = rest.shift();
-    const log = this.pino[LEVELS[level]].bind(this.pino) as (obj: object, msg?: string) => void;
+    const pinoLevel = level === 'log' && context && STARTUP_LISTING_CONTEXTS.has(context) ? 'debug' : LEVELS[level];
+    const log = this.pino[pinoLevel].bind(this.pino) as (obj: object, msg?: string) => void;
     if (typeof message === 'object' && message !== null && !(message instanceof Error)) {
       const [text] = rest;
       log({ ...fields, ...(message as object) }, typeof text === 'string' ? text : undefined);

@@ -1,8 +1,8 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from './tfjs';
 import { LoadedModel } from './loaded-model';
 import type { HostTensor, ModelMetadata, NamedTensors, TensorDType, TensorSpec, VersionDescription } from './model-types';
 
-type Tf = typeof import('@tensorflow/tfjs');
+type Tf = typeof import('./tfjs');
 
 function specOf(name: string, dtype: string | undefined, shape: readonly (number | null)[] | undefined): TensorSpec {
   return {

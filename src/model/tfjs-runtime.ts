@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs';
 import type { TfjsBackendChoice } from '../config/environment';
 
 export type TfjsBackendName = Exclude<TfjsBackendChoice, 'auto'>;
@@ -37,7 +37,7 @@ export const DEFAULT_ACTIVATORS: Readonly<Record<TfjsBackendName, BackendActivat
  */
 export class TfjsRuntime {
   constructor(
-    readonly tf: typeof import('@tensorflow/tfjs'),
+    readonly tf: typeof import('./tfjs'),
     readonly backend: TfjsBackendName,
   ) {}
 
@@ -88,7 +88,7 @@ export async function createTfjsRuntime(
   const backend = await selectBackend(choice, activators, logger);
   // Production mode skips TF.js's debug-time checks on every op.
   tf.enableProdMode();
-  logger.log(`TF.js ${tf.version.tfjs} running on the '${backend}' backend (TFJS_BACKEND=${choice})`);
+  logger.log(`TF.js ${tf.version_core} running on the '${backend}' backend (TFJS_BACKEND=${choice})`);
   return new TfjsRuntime(tf, backend);
 }
 

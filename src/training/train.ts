@@ -1,8 +1,8 @@
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import { MODEL_NAME_PATTERN, validateEnvironment } from '../config/environment';
+import * as tf from '../model/tfjs';
+import { MODEL_NAME_PATTERN, TFJS_BACKEND_CHOICES, validateEnvironment } from '../config/environment';
 import { directorySaveHandler } from '../model/model-artifacts';
 import { METADATA_JSON } from '../model/model-loader';
 import { createTfjsRuntime } from '../model/tfjs-runtime';
@@ -133,15 +133,15 @@ function standardization(rows: number[][]): tf.layers.Layer {
 function tensorsOf(rows: LabelledRows, classes: number): [tf.Tensor2D, tf.Tensor2D] {
   return tf.tidy(() => [
     tf.tensor2d(rows.features),
-    tf.oneHot(tf.tensor1d(rows.labels, 'int32'), classes).toFloat() as tf.Tensor2D,
+    tf.cast(tf.oneHot(tf.tensor1d(rows.labels, 'int32'), classes), 'float32') as tf.Tensor2D,
   ]);
 }
 
 function accuracy(model: tf.LayersModel, rows: LabelledRows, classes: number): number {
   const [x, y] = tensorsOf(rows, classes);
   const correct = tf.tidy(() => {
-    const predicted = (model.predict(x) as tf.Tensor).argMax(-1);
-    return predicted.equal(y.argMax(-1)).sum().dataSync()[0];
+    const predicted = tf.argMax(model.predict(x) as tf.Tensor, -1);
+    return tf.sum(tf.equal(predicted, tf.argMax(y, -1))).dataSync()[0];
   });
   tf.dispose([x, y]);
   return correct / rows.labels.length;
@@ -173,35 +173,73 @@ function fmt(values: (number | tf.Tensor)[] | undefined): string {
   return typeof value === 'number' ? value.toFixed(4) : '-';
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      repository: { type: 'string' },
-      model: { type: 'string', default: 'iris' },
-      epochs: { type: 'string', default: '150' },
-      seed: { type: 'string', default: '42' },
-      'test-fraction': { type: 'string', default: '0.2' },
-      'min-accuracy': { type: 'string', default: '0.93' },
-    },
-  });
-  const env = validateEnvironment();
-  if (!MODEL_NAME_PATTERN.test(values.model!)) {
-    throw new Error(`--model must be a model folder name (letters, digits, "_" and "-", at most 64), got ${JSON.stringify(values.model)}`);
+/** The command line: one entry per option, read by the parser and printed by `--help`. */
+const COMMAND_OPTIONS = {
+  epochs: { type: 'string', default: '150', value: '<n>', help: 'passes over the training rows' },
+  seed: { type: 'string', default: '42', value: '<n>', help: 'seed of the split, initial weights and shuffles' },
+  'test-fraction': { type: 'string', default: '0.2', value: '<0.01-0.9>', help: 'share of each species held out to measure accuracy' },
+  'min-accuracy': { type: 'string', default: '0.93', value: '<0-1>', help: 'held-out accuracy below which nothing is written' },
+  repository: { type: 'string', value: '<dir>', help: 'model repository to write into (default: MODEL_REPOSITORY, else ./models)' },
+  model: { type: 'string', default: 'iris', value: '<name>', help: 'model folder; the next version number is used' },
+  help: { type: 'boolean', short: 'h', help: 'print this help and exit' },
+} as const;
+
+export const TRAIN_USAGE = [
+  'Usage: npm run train -- [options]',
+  '',
+  "Trains an iris classifier with TF.js on Fisher's iris data and, if its held-out accuracy is",
+  'high enough, writes it as the next version of the model: <repository>/<model>/<n>/.',
+  '',
+  'Options (after the "--", which makes npm pass them on):',
+  ...Object.entries(COMMAND_OPTIONS).map(([name, option]) => {
+    const flag = `${'short' in option ? `-${option.short}, ` : ''}--${name}${'value' in option ? ` ${option.value}` : ''}`;
+    return `  ${flag.padEnd(30)}${option.help}${'default' in option ? ` (default ${option.default})` : ''}`;
+  }),
+  '',
+  `Environment: MODEL_REPOSITORY (the default repository), TFJS_BACKEND (${TFJS_BACKEND_CHOICES.join(', ')}).`,
+  '',
+].join('\n');
+
+export type TrainCommand = { help: true } | { help: false; options: Omit<TrainOptions, 'print'> };
+
+/** Reads the command line; throws with a message meant for the user. */
+export function parseTrainArgs(args: string[], defaultRepository: string): TrainCommand {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options: COMMAND_OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    // `npm run train --epochs 5` gives npm the option and the script a bare "5".
+    const hint = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? '; options go after "--": npm run train -- --epochs 5' : '';
+    throw new Error(`${(error as Error).message}${hint} (npm run train -- --help lists them)`);
   }
-  const options = {
-    epochs: positiveInteger('epochs', values.epochs!),
-    seed: positiveInteger('seed', values.seed!),
-    // Each species has 50 rows: hold out at least one and keep at least one for training.
-    testFraction: fraction('test-fraction', values['test-fraction']!, 0.01, 0.9),
-    minAccuracy: fraction('min-accuracy', values['min-accuracy']!, 0, 1),
+  if (values.help) return { help: true };
+  const model = values.model as string;
+  if (!MODEL_NAME_PATTERN.test(model)) {
+    throw new Error(`--model must be a model folder name (letters, digits, "_" and "-", at most 64), got ${JSON.stringify(model)}`);
+  }
+  return {
+    help: false,
+    options: {
+      repository: (values.repository as string | undefined) ?? defaultRepository,
+      model,
+      epochs: positiveInteger('epochs', values.epochs as string),
+      seed: positiveInteger('seed', values.seed as string),
+      // Each species has 50 rows: hold out at least one and keep at least one for training.
+      testFraction: fraction('test-fraction', values['test-fraction'] as string, 0.01, 0.9),
+      minAccuracy: fraction('min-accuracy', values['min-accuracy'] as string, 0, 1),
+    },
   };
+}
+
+async function main(): Promise<void> {
+  const env = validateEnvironment();
+  const command = parseTrainArgs(process.argv.slice(2), env.MODEL_REPOSITORY);
+  if (command.help) {
+    process.stdout.write(TRAIN_USAGE);
+    return;
+  }
   await createTfjsRuntime(env.TFJS_BACKEND);
-  const report = await trainIris({
-    repository: values.repository ?? env.MODEL_REPOSITORY,
-    model: values.model!,
-    ...options,
-    print: (line) => process.stdout.write(`${line}\n`),
-  });
+  const report = await trainIris({ ...command.options, print: (line) => process.stdout.write(`${line}\n`) });
   process.stdout.write(
     [
       '',

@@ -6,4 +6,4 @@ Logger.overrideLogger(false);
 // TF.js's own warnings (the "install tfjs-node" hint) are silent in production mode; tests
 // that build models before any runtime exists would print them otherwise.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-require('@tensorflow/tfjs').enableProdMode();
+require('@tensorflow/tfjs-core').enableProdMode();

@@ -2,7 +2,7 @@
  * What the test models should answer, computed in the tests with TF.js ops, independently of
  * the server's inference path: the protocol specs compare the server's outputs with these.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/model/tfjs';
 import { readModelArtifacts } from '../../src/model/model-artifacts';
 import type { WrittenIntGraphModel, WrittenMultiGraphModel } from '../fixtures/model-builders';
 
