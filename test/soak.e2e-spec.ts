@@ -41,8 +41,11 @@ const MIN_GOOD_SHARE = 0.3;
 const MIB = 1024 * 1024;
 const HEAP_GROWTH_LIMIT = 32 * MIB;
 const RSS_GROWTH_LIMIT = 96 * MIB;
-/** The whole test, warm-up and measurements included, takes 25 to 45 s on two cores. */
-const TEST_TIMEOUT_MS = 120_000;
+/**
+ * The whole test, warm-up and measurements included, takes 25 to 60 s on two cores alone, and
+ * several times that on a machine busy with other work.
+ */
+const TEST_TIMEOUT_MS = 360_000;
 
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 const ROWS = getNumbers();

@@ -14,7 +14,7 @@ import { drain } from './drain';
 import { methodNotAllowed } from './method-not-allowed';
 import { requestLog } from './request-log';
 import { responseHeaders } from './response-headers';
-import { routeFacts } from './route-facts';
+import type { RouteFacts } from './route-facts';
 
 export const DOCS_PATH = 'docs';
 
@@ -67,9 +67,12 @@ export class HttpEdge implements OnModuleInit {
   }
 }
 
-/** The error shape Fastify's route config holds for the request's route. */
+/**
+ * The error shape Fastify's route config holds for the request's route, read afresh: a request
+ * its route hands on as not found (an empty path parameter) is answered as no route's.
+ */
 export class FastifyRouteErrorShape extends RouteErrorShape {
   of(request: unknown): 'service' | 'protocol' {
-    return routeFacts(request as FastifyRequest).errorShape ?? 'service';
+    return ((request as FastifyRequest).routeOptions.config as RouteFacts | undefined)?.errorShape ?? 'service';
   }
 }
