@@ -31,6 +31,8 @@ export interface LocalNginxOptions {
   rate?: string;
   /** Per-client burst; false lifts the per-client limits (for load from one address). */
   burst?: number | false;
+  /** Addresses or ranges whose X-Forwarded-For nginx believes (none by default, as deployed). */
+  trustedProxies?: string[];
 }
 
 export interface LocalNginx {
