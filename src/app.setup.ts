@@ -115,7 +115,7 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     drain.unref();
     done();
   });
-  // Admission control: past MAX_IN_FLIGHT_REQUESTS inference requests, answer 503 before
+  // Admission control: past MAX_IN_FLIGHT_REQUESTS inference requests, answer 429 before
   // reading the body, so the refusal costs next to nothing and the admitted requests keep
   // their latency. The count drops when each answer is sent or the client goes away.
   let inFlight = 0;

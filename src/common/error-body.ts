@@ -33,7 +33,16 @@ export function errorBody(
 /** A full queue, or the in-flight limit, clears in well under a second at a replica's rates. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = '1';
 
-/** Refuses an inference request the server is too busy to take: 503 with Retry-After. */
+/** The status of a refusal for overload (see refuseOverloaded). */
+export const OVERLOAD_STATUS = 429;
+
+/**
+ * Refuses an inference request the server is too busy to take: 429 with Retry-After. Not 503,
+ * which says this replica cannot serve the model now (loading, shutting down) and which a proxy
+ * therefore retries on another replica and counts against this one: under overload, nginx then
+ * took every replica out of rotation and answered for them (bench/README.md). A 429 asks the
+ * client to slow down and leaves the replica in rotation.
+ */
 export function refuseOverloaded(request: FastifyRequest, reply: FastifyReply, message: string): void {
-  void reply.code(503).header('retry-after', OVERLOAD_RETRY_AFTER_SECONDS).send(errorBody(request.url, 503, message, request.id));
+  void reply.code(OVERLOAD_STATUS).header('retry-after', OVERLOAD_RETRY_AFTER_SECONDS).send(errorBody(request.url, OVERLOAD_STATUS, message, request.id));
 }

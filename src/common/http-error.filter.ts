@@ -10,7 +10,7 @@ import {
   ModelNotReadyError,
   QueueFullError,
 } from '../model/model-errors';
-import { errorBody, OVERLOAD_RETRY_AFTER_SECONDS } from './error-body';
+import { errorBody, OVERLOAD_RETRY_AFTER_SECONDS, OVERLOAD_STATUS } from './error-body';
 import type { ErrorDetailDto } from './error-response.dto';
 
 /** Seconds a client should wait before retrying a model that is not ready. */
@@ -53,7 +53,7 @@ export class HttpErrorFilter implements ExceptionFilter {
         'request failed',
       );
     }
-    if (status === HttpStatus.SERVICE_UNAVAILABLE) {
+    if (retryAfter !== undefined || status === HttpStatus.SERVICE_UNAVAILABLE) {
       httpAdapter.setHeader(response, 'Retry-After', retryAfter ?? RETRY_AFTER_SECONDS);
     }
     if (status === HttpStatus.UNAUTHORIZED) {
@@ -77,7 +77,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message };
     }
     if (exception instanceof QueueFullError) {
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message, retryAfter: OVERLOAD_RETRY_AFTER_SECONDS };
+      return { status: OVERLOAD_STATUS, message: exception.message, retryAfter: OVERLOAD_RETRY_AFTER_SECONDS };
     }
     if (exception instanceof DeadlineExceededError) {
       return { status: HttpStatus.GATEWAY_TIMEOUT, message: exception.message };

@@ -12,7 +12,7 @@ import type { ModelTarget } from './inference.service';
 const VERSION = /^[1-9]\d{0,8}$/;
 
 /**
- * Refuses an inference request with 503 before its body is read when its model's queue has no
+ * Refuses an inference request with 429 before its body is read when its model's queue has no
  * room for a single row: under overload, a refusal then costs next to nothing, instead of a
  * parse and a validation of a body that cannot be run, and the refusals come fast. Requests for
  * an unknown or unavailable model, or with a malformed version, go on to their route, which
