@@ -39,6 +39,8 @@ export interface LocalNginx {
   url: string;
   /** The JSON access log lines so far. */
   accessLog(): Record<string, unknown>[];
+  /** The error log so far (warnings included: nginx logs there when it skips a replica). */
+  errorLog(): string;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startLocalNginx(options: LocalNginxOptions): Promise<Local
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>),
+    errorLog: () => readLog(join(dir, 'error.log')),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGQUIT');
