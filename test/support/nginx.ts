@@ -60,6 +60,11 @@ export async function startLocalNginx(options: LocalNginxOptions): Promise<Local
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+  // nginx answers that probe itself and logs it once the connection is done with: wait for its
+  // line, so that a test counting log lines from now on does not count it.
+  while (!readLog(join(dir, 'access.log')).includes('/nginx-is-up') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   return {
     url,
     accessLog: () =>
