@@ -7,11 +7,13 @@ import type { FastifyListenOptions } from 'fastify';
  * Sockets listening on the service's port. libuv accepts one connection per listening socket
  * and event-loop iteration (libuv 1.45, "unix: don't accept() connections in a loop"), and an
  * iteration of a saturated replica takes tens of milliseconds: 512 connections opened at once
- * waited up to 10 s to be accepted. With SO_REUSEPORT the kernel spreads new connections over
- * several sockets on one port, and each of them accepts in the same iteration (bench/README.md,
- * "New connections under saturation").
+ * waited up to 30 s to be accepted. With SO_REUSEPORT the kernel spreads new connections over
+ * several sockets on one port, each accepting in the same iteration; the last connection waits
+ * for as many iterations as its socket has connections queued. With 256 sockets, 512
+ * connections opened at once were all accepted within 0.2 s of a saturated replica (16: 4 s,
+ * 64: 1.3 s, 128: 1 s; bench/README.md, "New connections under saturation").
  */
-export const LISTENING_SOCKETS = 16;
+export const LISTENING_SOCKETS = 256;
 
 /**
  * Listens on `port` with LISTENING_SOCKETS sockets where Node can share a port between sockets
