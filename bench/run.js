@@ -23,8 +23,8 @@
 // CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs them, 0 skips them),
 // PORT_BASE (18300), SERVICE_NODES (node binaries the replicas run on; default the bench's own).
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
-const { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
-const { cpus, tmpdir, totalmem } = require('node:os');
+const { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { cpus, loadavg, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
 const { runLoad } = require('./load.js');
@@ -48,6 +48,8 @@ const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 // those of the first under their own names (the ratios are theirs), the others as name/node<major>.
 const SERVICE_NODES = (process.env.SERVICE_NODES ?? process.execPath).split(/\s+/).filter(Boolean);
 const nodeSuffix = (node) => (node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`);
+/** How busy the machine was before this run added anything (1, 5 and 15 minute averages). */
+const LOAD_AT_START = loadavg();
 
 const IRIS_BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 
@@ -178,8 +180,9 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
   await new Promise((resolve) => setTimeout(resolve, 500));
   return {
     url: `http://127.0.0.1:${nginxPort}`,
-    pids: replicas.map((child) => child.pid),
     replicaUrls: CEILINGS.includes(name) ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
+    replicaPids: replicas.map((child) => child.pid),
+    nginxPid: nginx.pid,
     dir,
     async close() {
       nginx.kill('SIGQUIT');
@@ -223,14 +226,15 @@ function startReplica(port, repository, env = {}, node = SERVICE_NODES[0]) {
   });
 }
 
-/** 512 connections straight at one replica with a small queue: only 200, 503 and 504. */
+/** 512 connections straight at one replica with a small queue: only 200, 429 and 504. */
 async function overload(repository, port) {
   const child = startReplica(port, repository, { MAX_QUEUE_SIZE: '32' });
   await waitFor(`http://127.0.0.1:${port}/health/ready`);
-  const result = await overloadLoad(`http://127.0.0.1:${port}`);
+  const cpu = cpuMeter({ replica: () => [child.pid] });
+  const result = await overloadLoad(`http://127.0.0.1:${port}`, cpu);
   const alive = (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
   await stop(child);
-  return { ...result, alive };
+  return { ...result, alive, cpu: cpu.shares() };
 }
 
 /**
@@ -241,21 +245,83 @@ async function overload(repository, port) {
 async function overloadThroughNginx(repository, ports) {
   const stack = await stackOf('overload-nginx', repository, ports, { MAX_QUEUE_SIZE: '32', BATCHING_ENABLED: 'true' });
   try {
-    const result = await overloadLoad(stack.url);
+    const cpu = cpuMeter({ replicas: () => stack.replicaPids, nginx: () => [stack.nginxPid, ...childrenOf(stack.nginxPid)] });
+    const result = await overloadLoad(stack.url, cpu);
     const alive = (await Promise.all(stack.replicaUrls.map(async (url) => (await fetch(`${url}/health/live`)).status === 200))).every(Boolean);
     // The access log is flushed every second.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const log = readFileSync(join(stack.dir, 'access.log'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
     const answeredByNginx = log.filter((entry) => entry.upstream === 'api').length;
-    return { ...result, alive, answeredByNginx, logged: log.length };
+    return { ...result, alive, answeredByNginx, logged: log.length, cpu: cpu.shares() };
   } finally {
     await stack.close();
   }
 }
 
-function overloadLoad(baseUrl) {
+function overloadLoad(baseUrl, cpu) {
   const body = JSON.stringify(heavyBody('mlp'));
-  return runLoad({ url: `${baseUrl}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION, warmupSeconds: WARMUP, lateMs: 5000 });
+  return runLoad({ url: `${baseUrl}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION, warmupSeconds: WARMUP, lateMs: 5000, onWindow: cpu.mark });
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/** CPU seconds a process has used (user and system), from /proc; 0 once it is gone. */
+function processCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes whose parent is `pid` (nginx's workers). */
+function childrenOf(pid) {
+  const children = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/** CPU seconds the whole machine spent busy (steal included: time this VM wanted and did not get). */
+function machineBusySeconds() {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
+}
+
+/**
+ * Where the machine's CPU went between mark('start') and mark('end'), in % of one core (200 is
+ * both cores of this machine): each role's processes, this process (the load generator), and
+ * the rest of the machine (other processes, the kernel's loopback networking, steal).
+ */
+function cpuMeter(roles) {
+  const samples = {};
+  const sample = () => {
+    const usage = process.cpuUsage();
+    const seconds = { 'load generator': (usage.user + usage.system) / 1e6, machine: machineBusySeconds() };
+    for (const [role, pids] of Object.entries(roles)) seconds[role] = pids().reduce((n, pid) => n + processCpuSeconds(pid), 0);
+    return { at: performance.now(), seconds };
+  };
+  return {
+    mark: (phase) => (samples[phase] = sample()),
+    shares() {
+      const { start, end } = samples;
+      if (!start || !end) return undefined;
+      const elapsed = (end.at - start.at) / 1000;
+      const share = (role) => (100 * (end.seconds[role] - start.seconds[role])) / elapsed;
+      const result = {};
+      let ours = 0;
+      for (const role of [...Object.keys(roles), 'load generator']) ours += result[role] = share(role);
+      result['rest of the machine'] = share('machine') - ours;
+      return result;
+    },
+  };
 }
 
 /** One row of 784 values, the same for every request. */
@@ -288,7 +354,7 @@ async function measure(stack, script, conns) {
   wrk(`${stack.url}/`, script, conns, WARMUP);
   const before = await computeTotals(stack.replicaUrls);
   const row = wrk(`${stack.url}/`, script, conns, DURATION);
-  row.rssMiB = Math.max(...stack.pids.map(residentMiB));
+  row.rssMiB = Math.max(...stack.replicaPids.map(residentMiB));
   const after = await computeTotals(stack.replicaUrls);
   if (after) {
     row.rowsPerBatch = (after.rows - before.rows) / (after.batches - before.batches);
@@ -390,7 +456,7 @@ function table(results, overloadResult) {
   const lines = [];
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const nodes = SERVICE_NODES.map((node) => execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()).join(', ');
-  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means)`);
+  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means); load average when the run began ${LOAD_AT_START.map((l) => l.toFixed(2)).join(', ')}`);
   lines.push('');
   lines.push('| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | RSS MiB (largest process) |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -428,30 +494,7 @@ function table(results, overloadResult) {
   for (const model of heavy) {
     lines.push(`| ${model} p50 at 1 connection, batching on - off (ms) | ${fmt(delta(`${model}-batch@1`, `${model}-nobatch@1`), 3)} | <= 1 |`);
   }
-  if (overloadResult) {
-    const o = overloadResult;
-    lines.push('');
-    lines.push(`Overload: 512 connections at one replica (mlp, MAX_QUEUE_SIZE=32, REQUEST_TIMEOUT_MS=5000) for ${DURATION} s after a warm-up: ` +
-      `${overloadCounts(o)}; alive afterwards: ${o.alive ? 'yes' : 'NO'}.`);
-    lines.push('');
-    lines.push(`The warm-up (at least ${WARMUP} s, until each of the 512 connections had an answer) took ${fmt(o.warmup.seconds, 1)} s; ` +
-      `the slowest first answer on a connection came after ${fmt(o.warmup.firstAnswerMaxMs)} ms.`);
-    const late = o.late.filter((l) => l.status === 200);
-    if (late.length > 0) {
-      const fresh = late.filter((l) => l.newConnection);
-      const sent = late.map((l) => l.sentAtMs);
-      lines.push('');
-      lines.push(`${late.length} of the measured 200s came after the 5 s deadline (${fresh.length} of them the first request of a new connection), ` +
-        `sent between ${fmt(Math.min(...sent))} and ${fmt(Math.max(...sent))} ms into the measured window.`);
-    }
-    const n = o.nginx;
-    if (n) {
-      lines.push('');
-      lines.push(`The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ${overloadCounts(n)}; ` +
-        `of the ${n.logged} requests in nginx's access log (warm-up included), ${n.answeredByNginx} were answered by nginx itself, no replica being left to try; ` +
-        `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms.`);
-    }
-  }
+  if (overloadResult) lines.push(...overloadReport(overloadResult));
   lines.push('');
   return lines.join('\n');
 }
@@ -459,8 +502,45 @@ function table(results, overloadResult) {
 /** What an overload run's measured window got, status by status. */
 function overloadCounts(r) {
   return `${r.counts[200] ?? 0} answered 200 (p50 ${fmt(r.p50[200], 1)} ms, p99 ${fmt(r.p99[200], 1)} ms), ` +
-    `${r.counts[503] ?? 0} refused 503 (p50 ${fmt(r.p50[503], 1)} ms, p99 ${fmt(r.p99[503], 1)} ms), ` +
-    `${r.counts[504] ?? 0} timed out 504, other statuses ${r.other}, socket errors ${r.errors}`;
+    `${r.counts[429] ?? 0} refused 429 (p50 ${fmt(r.p50[429], 1)} ms, p99 ${fmt(r.p99[429], 1)} ms), ` +
+    `${r.counts[503] ?? 0} refused 503, ${r.counts[504] ?? 0} timed out 504, other statuses ${r.other}, socket errors ${r.errors}`;
+}
+
+/** Where the CPU went in a run's measured window, in % of one core. */
+function cpuLine(cpu) {
+  if (!cpu) return 'CPU not measured';
+  return `CPU in the measured window, in % of one core (${cpus().length * 100} is the whole machine): ` +
+    Object.entries(cpu).map(([role, share]) => `${role} ${fmt(share)}`).join(', ');
+}
+
+/** The two overload runs: their counts, warm-ups and CPU, then the figures the targets are stated in. */
+function overloadReport(o) {
+  const lines = ['', `Overload: 512 connections at one replica (mlp, MAX_QUEUE_SIZE=32, REQUEST_TIMEOUT_MS=5000) for ${DURATION} s after a warm-up: ` +
+    `${overloadCounts(o)}; alive afterwards: ${o.alive ? 'yes' : 'NO'}. ${cpuLine(o.cpu)}.`];
+  lines.push('', `The warm-up (at least ${WARMUP} s, until each of the 512 connections had an answer) took ${fmt(o.warmup.seconds, 1)} s; ` +
+    `the slowest first answer on a connection came after ${fmt(o.warmup.firstAnswerMaxMs)} ms, the slowest TCP handshake took ${fmt(o.warmup.handshakeMaxMs)} ms.`);
+  const late = o.late.filter((l) => l.status === 200);
+  if (late.length > 0) {
+    const fresh = late.filter((l) => l.newConnection);
+    const sent = late.map((l) => l.sentAtMs);
+    lines.push('', `${late.length} of the measured 200s came after the 5 s deadline (${fresh.length} of them the first request of a new connection), ` +
+      `sent between ${fmt(Math.min(...sent))} and ${fmt(Math.max(...sent))} ms into the measured window.`);
+  }
+  const n = o.nginx;
+  if (!n) return lines;
+  const ownShare = (100 * n.answeredByNginx) / n.logged;
+  lines.push('', `The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ${overloadCounts(n)}; ` +
+    `of the ${n.logged} requests in nginx's access log (warm-up included), ${n.answeredByNginx} were answered by nginx itself, no replica being left to try; ` +
+    `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms, ` +
+    `slowest TCP handshake ${fmt(n.warmup.handshakeMaxMs)} ms. ${cpuLine(n.cpu)}.`);
+  const ok200 = (r) => r.counts[200] ?? 0;
+  lines.push('', '| overload, 512 connections | one replica | 2 replicas behind nginx | target |', '|---|---:|---:|---|');
+  lines.push(`| 200s in the ${DURATION} s window | ${ok200(o)} | ${ok200(n)} (${fmt(ok200(n) / ok200(o), 2)} x one replica) | 2 replicas >= 1.7 x one |`);
+  lines.push(`| requests nginx answered itself, no replica left to try | | ${fmt(ownShare, 1)} % | <= 5 % |`);
+  lines.push(`| p99 of the 200s | ${fmt(o.p99[200])} ms | ${fmt(n.p99[200])} ms | <= 500 ms |`);
+  lines.push(`| slowest first answer on a new connection | ${fmt(o.warmup.firstAnswerMaxMs)} ms | ${fmt(n.warmup.firstAnswerMaxMs)} ms | <= 1000 ms |`);
+  lines.push(`| rest of the machine's CPU in the window (% of one core) | ${fmt(o.cpu?.['rest of the machine'])} | ${fmt(n.cpu?.['rest of the machine'])} | |`);
+  return lines;
 }
 
 main().catch((error) => {

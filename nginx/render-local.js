@@ -17,9 +17,11 @@ const SOURCE = join(__dirname, 'nginx.conf');
  * @param {number|false} [options.burst]  per-client burst; false turns the per-client limits (rate
  *                                        and connections) off, for load that comes from one address
  * @param {boolean} [options.bufferedLog] buffer the access log (for load runs)
+ * @param {string[]} [options.trustedProxies] addresses or ranges whose X-Forwarded-For is believed
+ *                                        (what a file under /etc/nginx/trusted-proxies/ would list)
  * @returns {string} the path of the rendered config
  */
-function renderLocalConfig({ dir, port, upstreams, rate, burst, bufferedLog = false }) {
+function renderLocalConfig({ dir, port, upstreams, rate, burst, bufferedLog = false, trustedProxies = [] }) {
   mkdirSync(dir, { recursive: true });
   let rendered = 0;
   const lines = readFileSync(SOURCE, 'utf8').split('\n').map((line) => {
@@ -47,6 +49,10 @@ function renderLocalConfig({ dir, port, upstreams, rate, burst, bufferedLog = fa
       return upstreams.map((p) => `${indent}server 127.0.0.1:${p} ${options};`).join('\n');
     }
     if (text.startsWith('listen ')) return `${indent}listen 127.0.0.1:${port};`;
+    if (text.startsWith('include /etc/nginx/trusted-proxies/')) {
+      if (trustedProxies.length === 0) return `${indent}# no trusted proxy for this run`;
+      return trustedProxies.map((range) => `${indent}set_real_ip_from ${range};`).join('\n');
+    }
     throw new Error(`nginx.conf has a rendered line this renderer does not know: ${text}`);
   });
   if (rendered === 0) throw new Error('nginx.conf has no rendered lines');

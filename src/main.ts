@@ -4,6 +4,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { NEST_APPLICATION_OPTIONS, setupOpenApi } from './app.setup';
 import { createPino, PinoLoggerService } from './common/pino-logger';
+import { listenOnSharedPort } from './http/shared-port';
 import { loadConfiguration } from './config/configuration';
 import { createHttpAdapter } from './http/fastify-adapter';
 
@@ -17,8 +18,8 @@ async function bootstrap(): Promise<void> {
   // SIGTERM: readiness fails, in-flight requests finish, models are disposed, exit code 0.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   setupOpenApi(app, config.http.serviceName);
-  await app.listen(config.http.port, config.http.host);
-  Logger.log(`listening on ${await app.getUrl()}`, 'Bootstrap');
+  const sockets = await listenOnSharedPort(app, config.http.port, config.http.host);
+  Logger.log(`listening on ${await app.getUrl()} (${sockets} socket${sockets > 1 ? 's' : ''})`, 'Bootstrap');
 }
 
 bootstrap().catch((error: unknown) => {

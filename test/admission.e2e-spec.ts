@@ -17,16 +17,16 @@ describe('admission control (end to end, MAX_IN_FLIGHT_REQUESTS=2)', () => {
 
   const predict = (url = '/prediction') => app.inject({ method: 'POST', url, payload: ROW });
 
-  it('answers requests past the limit with 503 and Retry-After at once, and the others with 200', async () => {
+  it('answers requests past the limit with 429 and Retry-After at once, and the others with 200', async () => {
     const responses = await Promise.all(Array.from({ length: BURST }, () => predict()));
 
     const statuses = responses.map((r) => r.statusCode);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(LIMIT);
-    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
-    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
-    const refused = responses.find((r) => r.statusCode === 503)!;
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    const refused = responses.find((r) => r.statusCode === 429)!;
     expect(refused.headers['retry-after']).toBe('1');
-    expect(refused.json()).toMatchObject({ statusCode: 503, message: `the server has ${LIMIT} inference requests in flight, its limit; retry shortly` });
+    expect(refused.json()).toMatchObject({ statusCode: 429, message: `the server has ${LIMIT} inference requests in flight, its limit; retry shortly` });
   });
 
   it('counts every answered request out again, so a quiet server admits everything', async () => {

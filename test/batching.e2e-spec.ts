@@ -293,7 +293,7 @@ describe('dynamic batching and /metrics (end to end, shipped iris model)', () =>
   });
 });
 
-describe('overload: a full queue answers 503 (end to end, MAX_QUEUE_SIZE=2, MAX_BATCH_SIZE=1, BATCHING_ENABLED=false)', () => {
+describe('overload: a full queue answers 429 (end to end, MAX_QUEUE_SIZE=2, MAX_BATCH_SIZE=1, BATCHING_ENABLED=false)', () => {
   let app: NestFastifyApplication;
   const { post, scrape } = helpers(() => app);
 
@@ -306,26 +306,26 @@ describe('overload: a full queue answers 503 (end to end, MAX_QUEUE_SIZE=2, MAX_
     for (const key of BATCHING_ENV) delete process.env[key];
   });
 
-  it('answers a burst of 200 requests only with 200 or 503, the 503s in the error shape with Retry-After: 1', async () => {
+  it('answers a burst of 200 requests only with 200 or 429, the 429s in the error shape with Retry-After: 1', async () => {
     const before = await scrape();
 
     const responses = await Promise.all(Array.from({ length: 200 }, () => post({ features: SETOSA_ROW })));
 
     const after = await scrape();
     const statuses = countBy(responses.map((r) => r.statusCode));
-    expect([...statuses.keys()].sort()).toEqual([200, 503]);
+    expect([...statuses.keys()].sort()).toEqual([200, 429]);
     for (const response of responses) {
       if (response.statusCode === 200) {
         expect(response.json().prediction).toBe('setosa');
         continue;
       }
-      expectErrorShape(response, 503, 'Service Unavailable');
+      expectErrorShape(response, 429, 'Too Many Requests');
       expect(response.json().message).toMatch(/queue is full/);
       expect(response.headers['retry-after']).toBe('1');
     }
     const delta = (outcome: string) =>
       valueOf(after, 'inference_requests_total', { ...IRIS_LABELS, outcome }) - valueOf(before, 'inference_requests_total', { ...IRIS_LABELS, outcome });
-    expect(delta('rejected')).toBe(statuses.get(503));
+    expect(delta('rejected')).toBe(statuses.get(429));
     expect(delta('success')).toBe(statuses.get(200));
     expect(valueOf(after, 'inference_queue_depth_rows', IRIS_LABELS)).toBe(0);
     expect(valueOf(after, 'inference_in_flight_requests', IRIS_LABELS)).toBe(0);

@@ -151,14 +151,6 @@ describeWithNginx('nginx in front of 3 replicas (the repository\'s nginx.conf, l
     expect(replicas.some((r) => r.output().includes(`"requestId":"${id}"`))).toBe(true);
     expect(nginx.accessLog().some((line) => line.request_id === id)).toBe(true);
   });
-
-  it('keeps the model management routes closed', async () => {
-    const agent = new Agent();
-
-    const responses = await Promise.all(['/models/iris/unload', '/v2/repository/models/iris/unload'].map((path) => predict(agent, `${nginx.url}${path}`, '{}')));
-
-    expect(responses.map((r) => r.status)).toEqual([403, 403]);
-  });
 });
 
 describeWithNginx('nginx rate limiting per client address', () => {

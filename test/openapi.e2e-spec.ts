@@ -79,7 +79,7 @@ describe('OpenAPI document and Swagger UI (end to end)', () => {
   it('documents every error status of POST /prediction', () => {
     const statuses = Object.keys(document.paths['/prediction'].post.responses);
 
-    expect(statuses).toEqual(expect.arrayContaining(['400', '404', '413', '415', '500', '503']));
+    expect(statuses).toEqual(expect.arrayContaining(['400', '404', '413', '415', '429', '500', '503']));
   });
 
   it('documents the request body of POST /prediction from its DTO, with examples', () => {

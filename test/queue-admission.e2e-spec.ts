@@ -104,7 +104,7 @@ describe('queue admission: a full queue refuses before the body is read (end to 
     return [running, waiting];
   }
 
-  it('answers every inference route 503 with Retry-After at once, without parsing the body, and counts each as rejected', async () => {
+  it('answers every inference route 429 with Retry-After at once, without parsing the body, and counts each as rejected', async () => {
     const before = await rejected();
     const held = await fillQueue();
 
@@ -114,7 +114,7 @@ describe('queue admission: a full queue refuses before the body is read (end to 
     const answered = await Promise.all(held);
     ROUTES.forEach(([url, protocol], i) => {
       const response = responses[i];
-      expect({ url, status: response.statusCode }).toEqual({ url, status: 503 });
+      expect({ url, status: response.statusCode }).toEqual({ url, status: 429 });
       expect(response.headers['retry-after']).toBe('1');
       const message = protocol ? response.json().error : response.json().message;
       expect(message).toMatch(/^the model's queue is full \(1 rows waiting, at most 1\); retry shortly$/);

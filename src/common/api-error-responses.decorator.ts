@@ -19,9 +19,13 @@ const ERRORS = {
     description: 'The model was asked to load, but no version of it could.',
     message: 'model "broken" could not load: version 1 is UNAVAILABLE: weight shard "group1-shard2of2.bin" listed in model.json is missing',
   },
+  429: {
+    description: "Overloaded: the model's queue is full, or MAX_IN_FLIGHT_REQUESTS are in flight (Retry-After says when to try again).",
+    message: "the model's queue is full (2048 rows waiting, at most 2048); retry shortly",
+  },
   500: { description: 'An unexpected fault; the details are in the log under the request id.', message: 'internal error' },
   503: {
-    description: 'Not available: the model is loading, failed to load or is unloaded, the service is shutting down, or it is overloaded (Retry-After says when to try again).',
+    description: 'Not available: the model is loading, failed to load or is unloaded, or the service is shutting down (Retry-After says when to try again).',
     message: 'model "iris" version 1 is LOADING',
   },
   504: { description: 'The request waited longer than REQUEST_TIMEOUT_MS for its model; its rows were not run.', message: 'the request waited 5003 ms for the model, past its deadline of 5000 ms' },

@@ -60,9 +60,12 @@ const MAPPINGS: readonly (readonly [ErrorClass, Mapping])[] = [
   [BodyTooLargeError, { status: 413 }],
   [UnsupportedContentTypeError, { status: 415 }],
   [ModelLoadError, { status: 422 }],
+  // Overload is 429, not 503: a proxy in front retries 503s on another replica (a replica shutting
+  // down or not ready for the model), counts them as failures and stops sending to the replica;
+  // a full replica must stay in rotation, and its client be told to come back shortly.
+  [OverloadedError, { status: 429, headers: () => ({ 'retry-after': OVERLOAD_RETRY_AFTER }) }],
+  [QueueFullError, { status: 429, headers: () => ({ 'retry-after': OVERLOAD_RETRY_AFTER }) }],
   [ModelNotReadyError, { status: 503, headers: () => ({ 'retry-after': NOT_READY_RETRY_AFTER }) }],
-  [OverloadedError, { status: 503, headers: () => ({ 'retry-after': OVERLOAD_RETRY_AFTER }) }],
-  [QueueFullError, { status: 503, headers: () => ({ 'retry-after': OVERLOAD_RETRY_AFTER }) }],
   [DeadlineExceededError, { status: 504 }],
 ];
 

@@ -134,7 +134,7 @@ export class EnvironmentVariables {
   @IsInt()
   MAX_QUEUE_DELAY_MS = 0;
 
-  /** Most rows waiting per model version; more are refused with 503 at once. */
+  /** Most rows waiting per model version; more are refused with 429 at once. */
   @Min(1)
   @Max(10_000_000)
   @IsInt()
@@ -142,7 +142,7 @@ export class EnvironmentVariables {
 
   /**
    * Most inference requests in flight (received, not yet answered) per process; more are
-   * answered 503 at once, before their bodies are read, so an overloaded replica stays responsive.
+   * answered 429 at once, before their bodies are read, so an overloaded replica stays responsive.
    */
   @Min(1)
   @Max(1_000_000)

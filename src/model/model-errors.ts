@@ -38,7 +38,7 @@ export class InvalidInputError extends Error {
   }
 }
 
-/** A model version's queue has no room for the request: retry shortly (HTTP 503). */
+/** A model version's queue has no room for the request: retry shortly (HTTP 429). */
 export class QueueFullError extends Error {
   override readonly name = 'QueueFullError';
 }

@@ -44,6 +44,6 @@ export function ApiPrediction(): MethodDecorator {
         },
       },
     }),
-    ApiErrorResponses(400, 404, 413, 415, 500, 503, 504),
+    ApiErrorResponses(400, 404, 413, 415, 429, 500, 503, 504),
   );
 }

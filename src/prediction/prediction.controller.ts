@@ -50,7 +50,7 @@ export class PredictionController {
     type: PredictionResponseDto,
     example: { prediction: 'setosa', probabilities: SETOSA_EXAMPLE, model: MODEL_EXAMPLE },
   })
-  @ApiErrorResponses(400, 404, 500, 503)
+  @ApiErrorResponses(400, 404, 429, 500, 503)
   predictFromQuery(@Query(FeatureQueryPipe) row: Record<string, number>): Promise<SinglePrediction> {
     return this.predictions.predictOne(row, {}, 'query');
   }

@@ -109,7 +109,7 @@ export class OpenInferenceController {
   @ApiParam(NAME)
   @ApiBody({ type: InferRequestDto, examples: { iris: { value: INFER_EXAMPLE } } })
   @ApiOkResponse({ type: InferResponseDto, example: INFER_RESPONSE })
-  @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
+  @ApiProtocolErrors(400, 404, 413, 415, 429, 500, 503, 504)
   infer(
     @Param('name', ModelNamePipe) name: string,
     @Body() request: InferRequestDto,
@@ -128,7 +128,7 @@ export class OpenInferenceController {
   @ApiParam(VERSION)
   @ApiBody({ type: InferRequestDto, examples: { iris: { value: INFER_EXAMPLE } } })
   @ApiOkResponse({ type: InferResponseDto, example: INFER_RESPONSE })
-  @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
+  @ApiProtocolErrors(400, 404, 413, 415, 429, 500, 503, 504)
   inferVersion(
     @Param('name', ModelNamePipe) name: string,
     @Param('version', ModelVersionPipe) version: number,

@@ -82,7 +82,7 @@ export class TfServingController {
     examples: { predict: { value: PREDICT_EXAMPLE }, classify: { value: CLASSIFY_EXAMPLE } },
   })
   @ApiOkResponse({ content: { 'application/json': { examples: { predict: { value: PREDICT_RESPONSE }, classify: { value: CLASSIFY_RESPONSE } } } } })
-  @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
+  @ApiProtocolErrors(400, 404, 413, 415, 429, 500, 503, 504)
   call(@Param('call') call: string, @Body() body: unknown): Promise<object> {
     return this.tfServing.call(call, body);
   }
@@ -95,7 +95,7 @@ export class TfServingController {
   @ApiParam({ name: 'call', example: '1:predict', description: '`{version}:predict` or `{version}:classify`' })
   @ApiBody({ examples: { predict: { value: PREDICT_EXAMPLE }, classify: { value: CLASSIFY_EXAMPLE } }, schema: { type: 'object' } })
   @ApiOkResponse({ content: { 'application/json': { examples: { predict: { value: PREDICT_RESPONSE }, classify: { value: CLASSIFY_RESPONSE } } } } })
-  @ApiProtocolErrors(400, 404, 413, 415, 500, 503, 504)
+  @ApiProtocolErrors(400, 404, 413, 415, 429, 500, 503, 504)
   callVersion(@Param('name', ModelNamePipe) name: string, @Param('call') call: string, @Body() body: unknown): Promise<object> {
     return this.tfServing.call(call, body, name);
   }
