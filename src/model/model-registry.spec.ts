@@ -278,7 +278,7 @@ describe(RepositoryModelRegistry.name, () => {
       const output = await served.infer(INPUTS);
 
       expect(served).toMatchObject({ name: MODEL, version: 1, description: loader.modelsFrom(dir(MODEL, 1))[0].description });
-      expect(Array.from(output.y.data)).toEqual([7]);
+      expect(Array.from(output.y.data as Float32Array)).toEqual([7]);
       // One warm-up inference and this one.
       expect(loader.models[0].inferCalls).toBe(2);
     });
@@ -669,7 +669,7 @@ describe(RepositoryModelRegistry.name, () => {
       slow.open();
       const output = await running;
 
-      expect(Array.from(output.y.data)).toEqual([7]);
+      expect(Array.from(output.y.data as Float32Array)).toEqual([7]);
       await until(() => first.disposed);
     });
 

@@ -1,5 +1,5 @@
 import { ModelFormatError } from '../model-errors';
-import type { ElementType, ModelSignature, TensorSpec } from '../model-types';
+import type { ModelSignature, TensorDType, TensorSpec } from '../model-types';
 import { isOnnxElementType } from './onnx-tensors';
 
 /**
@@ -41,16 +41,16 @@ export function onnxSignature(
   inputs: readonly OnnxValueMetadata[],
   outputs: readonly OnnxValueMetadata[],
   options: SignatureOptions,
-): ModelSignature<ElementType> {
+): ModelSignature {
   const problems: string[] = [];
-  const specs = (values: readonly OnnxValueMetadata[], role: 'input' | 'output'): TensorSpec<ElementType>[] =>
+  const specs = (values: readonly OnnxValueMetadata[], role: 'input' | 'output'): TensorSpec[] =>
     values.flatMap((value) => {
       const problem = problemOf(value, role, options);
       if (problem) {
         problems.push(problem);
         return [];
       }
-      return [{ name: value.name, dtype: value.type as ElementType, shape: shapeOf(value.shape ?? []) }];
+      return [{ name: value.name, dtype: value.type as TensorDType, shape: shapeOf(value.shape ?? []) }];
     });
   const signature = { inputs: specs(inputs, 'input'), outputs: specs(outputs, 'output') };
   if (problems.length > 0) throw new ModelFormatError(problems.join('; '));

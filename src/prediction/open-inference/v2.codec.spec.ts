@@ -82,8 +82,8 @@ describe(decodeInferRequest.name, () => {
       DESCRIPTION,
     );
 
-    expect(Array.from(decoded.inputs.a.data)).toEqual([1, 2]);
-    expect(Array.from(decoded.inputs.counts.data)).toEqual([7, 8]);
+    expect(Array.from(decoded.inputs.a.data as ArrayLike<number>)).toEqual([1, 2]);
+    expect(Array.from(decoded.inputs.counts.data as ArrayLike<number>)).toEqual([7, 8]);
   });
 
   it('asks for outputs by name, each in binary form or not, by default as the request says', () => {

@@ -49,7 +49,7 @@ describe(decodePredict.name, () => {
   it('stacks row-format instances keyed by input name, an alias too', () => {
     const decoded = decodePredict(predict({ instances: [{ 'x:0': [1, 2] }, { x: [3, 4] }] }), ONE_INPUT);
 
-    expect(Array.from(decoded.inputs.x.data)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(decoded.inputs.x.data as ArrayLike<number>)).toEqual([1, 2, 3, 4]);
   });
 
   it('takes the columnar format, for one input or keyed by name for several', () => {
@@ -57,7 +57,7 @@ describe(decodePredict.name, () => {
     const two = decodePredict(predict({ inputs: { a: [[1, 2]], b: [[7]] } }), TWO_INPUTS);
 
     expect(one).toMatchObject({ format: 'columnar' });
-    expect(Array.from(one.inputs.x.data)).toEqual([1, 2]);
+    expect(Array.from(one.inputs.x.data as ArrayLike<number>)).toEqual([1, 2]);
     expect(two.inputs.b).toEqual({ dtype: 'int32', shape: [1, 1], data: Int32Array.of(7) });
   });
 
