@@ -189,6 +189,7 @@ describe(OnnxModel.name, () => {
         'unsupported-operator': /^ONNX Runtime cannot load model\.onnx: .*No Op registered for NoSuchOperator with domain_version of 17$/,
         'unsupported-opset': /^ONNX Runtime cannot load model\.onnx: ONNX Runtime only \*guarantees\* support .*Opset 99 is under development/,
         'sequence-output': /^output "pieces" is not a tensor but a sequence or a map/,
+        'sequence-input': /^input "pieces" is not a tensor but a sequence or a map, which no protocol can send$/,
       };
 
       it.each(REFUSED_KINDS)('refuses %s with the reason', async (kind) => {
