@@ -16,6 +16,8 @@ import { OnnxRuntime } from '../src/model/onnx/onnx-runtime';
 import {
   BuiltOnnxModel,
   buildOnnxModels,
+  HEAVY_KIND,
+  HEAVY_WIDTH,
   IRIS_SKLEARN_EXPECTED,
   IRIS_SKLEARN_VERSION,
   IrisExpectations,
@@ -555,4 +557,64 @@ describe('a repository without ONNX models', () => {
       await rm(repository, { recursive: true, force: true });
     }
   });
+});
+
+describeWithOnnxPython('overload and deadlines on an ONNX model (end to end)', () => {
+  const QUEUE_ROWS = 8;
+  const TIMEOUT_MS = 100;
+  /** Rows of the long request: some 4 GFLOP, far longer than TIMEOUT_MS on one thread. */
+  const LONG_ROWS = 512;
+  const WAITING = 20;
+  let app: NestFastifyApplication;
+  let repository: string;
+  let builtDir: string;
+
+  beforeAll(async () => {
+    repository = await mkdtemp(join(tmpdir(), 'onnx-overload-'));
+    builtDir = await mkdtemp(join(tmpdir(), 'onnx-overload-built-'));
+    const { heavy } = buildOnnxModels(builtDir, [HEAVY_KIND]);
+    await cp(heavy.directory, join(repository, HEAVY_KIND, '1'), { recursive: true });
+    app = await createTestApp({
+      env: {
+        MODEL_REPOSITORY: repository,
+        DEFAULT_MODEL: HEAVY_KIND,
+        MODEL_POLL_INTERVAL_MS: '0',
+        MAX_QUEUE_SIZE: String(QUEUE_ROWS),
+        MAX_BATCH_SIZE: String(QUEUE_ROWS),
+        REQUEST_TIMEOUT_MS: String(TIMEOUT_MS),
+        BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
+      },
+    });
+    await waitUntilStarted(app, 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await app.close();
+    await rm(repository, { recursive: true, force: true });
+    await rm(builtDir, { recursive: true, force: true });
+  });
+
+  it('refuses what does not fit in the queue with 503 and Retry-After, and answers 504 for what waits past its deadline, counting both', async () => {
+    const rows = (n: number): NamedTensors => ({ x: { dtype: 'float32', shape: [n, HEAVY_WIDTH], data: new Float32Array(n * HEAVY_WIDTH).fill(0.01) } });
+    const metric = async (name: string, labels: string) =>
+      Number(new RegExp(`^${name}\\{model="${HEAVY_KIND}",version="1"${labels}\\} (\\d+)$`, 'm').exec((await app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+    const outcome = (name: string) => metric('inference_requests_total', `,outcome="${name}"`);
+
+    const long = app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(LONG_ROWS)) });
+    // Once the long request has left the queue for the model, every one-row request waits behind it.
+    while ((await metric('inference_in_flight_requests', '')) !== 1 || (await metric('inference_queue_depth_rows', '')) !== 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const waiting = await Promise.all(Array.from({ length: WAITING }, () => app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(1)) })));
+    const statuses = waiting.map((r) => r.statusCode);
+
+    expect((await long).statusCode).toBe(200);
+    expect(statuses.filter((s) => s !== 503 && s !== 504)).toEqual([]);
+    expect(statuses.filter((s) => s === 504).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 504).length).toBeLessThanOrEqual(QUEUE_ROWS);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(WAITING - QUEUE_ROWS);
+    expect(waiting.filter((r) => r.statusCode === 503).every((r) => r.headers['retry-after'] === '1')).toBe(true);
+    expect(await outcome('rejected')).toBe(statuses.filter((s) => s === 503).length);
+    expect(await outcome('timed_out')).toBe(statuses.filter((s) => s === 504).length);
+  }, 60_000);
 });
