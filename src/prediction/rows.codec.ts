@@ -74,11 +74,12 @@ export function encodePredictions(output: HostTensor, labels?: readonly string[]
   const rows = output.shape[0] ?? 1;
   const width = rows === 0 ? 0 : output.data.length / rows;
   const named = labels !== undefined && labels.length === width;
-  const scores = jsonValues(output, 'scores').map(Number);
+  // float16 scores arrive as their bits.
+  const scores = output.dtype === 'float16' ? Float64Array.from(jsonValues(output, 'scores') as number[]) : (output.data as Float32Array);
   const given = predicted ? jsonValues(predicted, 'label') : undefined;
   const predictions: RowPrediction[] = [];
   for (let r = 0; r < rows; r++) {
-    const values = scores.slice(r * width, (r + 1) * width);
+    const values = Array.from(scores.subarray(r * width, (r + 1) * width), Number);
     const best = argmax(values);
     const prediction = given ? nameOf(given[r], named ? labels : undefined) : named ? labels[best] : best;
     if (named) {
