@@ -378,6 +378,28 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     });
   });
 
+  describe('management', () => {
+    const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+    it('unloads an ONNX model, releasing its session, and loads it back', async () => {
+      const runtime = app.get(OnnxRuntime);
+      const before = runtime.openSessions;
+
+      const unloaded = await post('/models/iris-sklearn/unload', {}, AUTH);
+      const whileUnloaded = runtime.openSessions;
+      const refused = await post('/models/iris-sklearn/prediction', { features: [5.1, 3.5, 1.4, 0.2] });
+      const loaded = await post('/models/iris-sklearn/load', {}, AUTH);
+      const served = await post('/models/iris-sklearn/prediction', { features: [5.1, 3.5, 1.4, 0.2] });
+
+      expect(unloaded.json()).toMatchObject({ name: 'iris-sklearn', state: 'UNLOADED', versions: [] });
+      expect(whileUnloaded).toBe(before - 1);
+      expect(refused.statusCode).toBe(503);
+      expect(loaded.json()).toMatchObject({ state: 'AVAILABLE', versions: [{ version: 1, state: 'AVAILABLE', format: 'onnx' }] });
+      expect(runtime.openSessions).toBe(before);
+      expect(served.json().prediction).toBe('setosa');
+    });
+  });
+
   describeWithOnnxPython('models built by the test builder', () => {
     const REASONS: Record<(typeof REFUSED_KINDS)[number], RegExp> = {
       corrupt: /^ONNX Runtime cannot load model\.onnx: Protobuf parsing failed\.$/,
