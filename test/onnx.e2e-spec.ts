@@ -604,7 +604,11 @@ describeWithOnnxPython('overload and deadlines on an ONNX model (end to end)', (
         MAX_QUEUE_SIZE: String(QUEUE_ROWS),
         MAX_BATCH_SIZE: String(QUEUE_ROWS),
         REQUEST_TIMEOUT_MS: String(TIMEOUT_MS),
+        MAX_QUEUE_DELAY_MS: '0',
         BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
+        REQUIRED_MODELS: HEAVY_KIND,
+        // In a worker thread, the long inference leaves the event loop free to take the others.
+        ONNX_EXECUTION: 'worker',
       },
     });
     await waitUntilStarted(app, 60_000);
@@ -624,7 +628,9 @@ describeWithOnnxPython('overload and deadlines on an ONNX model (end to end)', (
 
     const long = app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(LONG_ROWS)) });
     // Once the long request has left the queue for the model, every one-row request waits behind it.
+    const deadline = Date.now() + 10_000;
     while ((await metric('inference_in_flight_requests', '')) !== 1 || (await metric('inference_queue_depth_rows', '')) !== 0) {
+      if (Date.now() > deadline) throw new Error('the long request was never seen running');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const waiting = await Promise.all(Array.from({ length: WAITING }, () => app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(1)) })));
