@@ -4,7 +4,9 @@ const swaggerPlugin = '<rootDir>/test/support/swagger-plugin.transformer.js';
 module.exports = {
   rootDir: '.',
   moduleFileExtensions: ['js', 'json', 'ts'],
-  testEnvironment: 'node',
+  // Node's environment with Node's own typed array constructors: onnxruntime-node makes its
+  // arrays in the main realm and checks them with instanceof (test/support/single-realm-environment.js).
+  testEnvironment: '<rootDir>/test/support/single-realm-environment.js',
   // Unit specs beside the code; end-to-end and process specs under test/.
   testRegex: ['src/.*\\.spec\\.ts$', 'test/.*\\.e2e-spec\\.ts$', 'test/.*\\.process-spec\\.ts$'],
   transform: {

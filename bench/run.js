@@ -15,6 +15,10 @@
 //   mlp-nobatch     the same, batching off
 //   mlp-binary-*    the same two with the row in binary form (the binary tensor data extension)
 //   cnn-binary-*    the same on LeNet-5, a small CNN taking a 28x28x1 image (cnn-* sends JSON)
+//   mlp-onnx-binary-*, cnn-onnx-binary-*
+//                   the same two networks exported to ONNX with the same weights (bench/models.js),
+//                   served by ONNX Runtime, binary rows, batching on and off; measured side by side
+//                   with their TF.js stacks
 // Stacks compared with each other run at once and are measured in turn, ROUNDS times.
 // Then two overload runs: 512 connections straight at one replica with a small queue, then through
 // nginx in front of two.
@@ -28,7 +32,7 @@ const { cpus, loadavg, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
 const { runLoad } = require('./load.js');
-const { INPUTS, MLP_WIDTH, writeModel } = require('./models.js');
+const { INPUTS, MLP_WIDTH, onnxModelName, writeModel, writeOnnxModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
@@ -36,7 +40,7 @@ const MAIN = join(ROOT, 'dist', 'main.js');
 const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
-const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary'];
+const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary', 'mlp-onnx-binary', 'cnn-onnx-binary'];
 const CEILINGS = ['ceiling', 'nest-ceiling', 'nest-dto-ceiling'];
 const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ${CEILINGS.join(' ')} ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
 const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number);
@@ -396,6 +400,13 @@ async function main() {
       'Content-Type': 'application/octet-stream',
       'Inference-Header-Content-Length': binary.headerLength,
     });
+    // The same network on ONNX Runtime, from the same weights (checked to agree with TF.js), and the same request.
+    const largest = writeOnnxModel(kind, join(repository, kind, '1'), join(repository, onnxModelName(kind), '1'));
+    log(`${onnxModelName(kind)}: written from ${kind}'s weights; outputs within ${largest.toExponential(1)} of TF.js's on 64 rows`);
+    scripts[`${kind}-onnx-binary`] = luaPost(work, `${kind}-onnx-binary`, `/v2/models/${onnxModelName(kind)}/infer`, binary.body, {
+      'Content-Type': 'application/octet-stream',
+      'Inference-Header-Content-Length': binary.headerLength,
+    });
   }
   // Rows to be compared are measured side by side: the stacks of a group run at once, and each
   // connection count goes through all of them in turn, ROUNDS times, so a slow spell of this
@@ -403,7 +414,8 @@ async function main() {
   const groups = [];
   for (const name of STACKS) {
     const model = name.replace(/-(no)?batch$/, '');
-    const group = CEILINGS.includes(model) ? 'iris' : model;
+    // A network's ONNX Runtime stacks are measured beside its TF.js ones.
+    const group = CEILINGS.includes(model) ? 'iris' : model.replace('-onnx', '');
     (groups.find((g) => g.key === group) ?? groups[groups.push({ key: group, names: [] }) - 1]).names.push(name);
   }
   const rounds = {};
@@ -488,6 +500,12 @@ function table(results, overloadResult) {
   for (const model of heavy) {
     for (const c of [32, 64]) {
       lines.push(`| ${model} compute per row, batching off / on, at ${c} connections (the model's own gain) | ${fmt(computeGain(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | |`);
+    }
+  }
+  for (const model of heavy.filter((m) => m.includes('-onnx'))) {
+    const wasm = model.replace('-onnx', '');
+    for (const mode of ['batch', 'nobatch']) {
+      lines.push(`| ${model} (ONNX Runtime) / ${wasm} (TF.js), rows/s at 64 connections, batching ${mode === 'batch' ? 'on' : 'off'} | ${fmt(ratio(`${model}-${mode}@64`, `${wasm}-${mode}@64`), 2)} | |`);
     }
   }
   lines.push(`| iris p50 at 1 connection, batching on - off (ms) | ${fmt(delta('iris-batch@1', 'iris-nobatch@1'), 3)} | <= 1 |`);

@@ -25,6 +25,11 @@ export const modelConfig = registerAs('model', () => {
     defaultModel: env.DEFAULT_MODEL,
     requiredModels: requiredModels(env.REQUIRED_MODELS, env.DEFAULT_MODEL),
     backend: env.TFJS_BACKEND,
+    onnx: {
+      intraOpThreads: env.ONNX_INTRA_OP_THREADS,
+      graphOptimizationLevel: env.ONNX_GRAPH_OPTIMIZATION_LEVEL,
+      execution: env.ONNX_EXECUTION,
+    },
     pollIntervalMs: env.MODEL_POLL_INTERVAL_MS,
     batching: {
       enabled: env.BATCHING_ENABLED === 'true',

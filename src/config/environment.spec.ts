@@ -16,6 +16,9 @@ describe(validateEnvironment.name, () => {
       BODY_LIMIT_BYTES: 1024 * 1024,
       MAX_BATCH_ROWS: 1000,
       SHUTDOWN_DELAY_MS: 0,
+      ONNX_INTRA_OP_THREADS: 1,
+      ONNX_GRAPH_OPTIMIZATION_LEVEL: 'all',
+      ONNX_EXECUTION: 'worker',
     });
   });
 
@@ -23,6 +26,12 @@ describe(validateEnvironment.name, () => {
     const env = validateEnvironment({ PORT: '9000', TFJS_BACKEND: 'cpu', MAX_BATCH_ROWS: ' 64 ', HOST: '' });
 
     expect(env).toMatchObject({ PORT: 9000, TFJS_BACKEND: 'cpu', MAX_BATCH_ROWS: 64, HOST: '0.0.0.0' });
+  });
+
+  it('reads the ONNX Runtime session settings', () => {
+    const env = validateEnvironment({ ONNX_INTRA_OP_THREADS: '4', ONNX_GRAPH_OPTIMIZATION_LEVEL: 'basic', ONNX_EXECUTION: 'event-loop' });
+
+    expect(env).toMatchObject({ ONNX_INTRA_OP_THREADS: 4, ONNX_GRAPH_OPTIMIZATION_LEVEL: 'basic', ONNX_EXECUTION: 'event-loop' });
   });
 
   it.each([
@@ -36,6 +45,10 @@ describe(validateEnvironment.name, () => {
     ['MAX_BATCH_ROWS', '0', 'MAX_BATCH_ROWS must not be less than 1'],
     ['REQUIRED_MODELS', 'iris,../etc', 'REQUIRED_MODELS must be "*" or a comma-separated list of model folder names'],
     ['REQUIRED_MODELS', '*,iris', 'REQUIRED_MODELS must be "*" or a comma-separated list of model folder names'],
+    ['ONNX_INTRA_OP_THREADS', '0', 'ONNX_INTRA_OP_THREADS must not be less than 1'],
+    ['ONNX_INTRA_OP_THREADS', '2.5', 'ONNX_INTRA_OP_THREADS must be an integer number'],
+    ['ONNX_GRAPH_OPTIMIZATION_LEVEL', 'max', 'ONNX_GRAPH_OPTIMIZATION_LEVEL must be one of the following values: disabled, basic, extended, layout, all'],
+    ['ONNX_EXECUTION', 'thread', 'ONNX_EXECUTION must be one of the following values: worker, event-loop'],
   ])('refuses %s=%s with a message naming the variable and its value', (name, value, message) => {
     const attempt = () => validateEnvironment({ [name]: value });
 

@@ -17,6 +17,14 @@ import {
 export const TFJS_BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type TfjsBackendChoice = (typeof TFJS_BACKEND_CHOICES)[number];
 
+/** ONNX Runtime's graph optimization levels (`SessionOptions.graphOptimizationLevel`). */
+export const ONNX_GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
+export type OnnxGraphOptimizationLevel = (typeof ONNX_GRAPH_OPTIMIZATION_LEVELS)[number];
+
+/** Where an ONNX session's `run` runs: a worker thread per model version, or the event loop itself. */
+export const ONNX_EXECUTIONS = ['worker', 'event-loop'] as const;
+export type OnnxExecution = (typeof ONNX_EXECUTIONS)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -64,6 +72,23 @@ export class EnvironmentVariables {
 
   @IsIn(TFJS_BACKEND_CHOICES)
   TFJS_BACKEND: TfjsBackendChoice = 'auto';
+
+  /**
+   * Threads one ONNX inference may use (ONNX Runtime's intra-op pool, the calling thread
+   * included). 1 suits one replica per core; raise it for a replica with cores of its own.
+   */
+  @Min(1)
+  @Max(256)
+  @IsInt()
+  ONNX_INTRA_OP_THREADS = 1;
+
+  /** How much ONNX Runtime rewrites a graph at load (fused operators, constants folded). */
+  @IsIn(ONNX_GRAPH_OPTIMIZATION_LEVELS)
+  ONNX_GRAPH_OPTIMIZATION_LEVEL: OnnxGraphOptimizationLevel = 'all';
+
+  /** `worker`: each ONNX session runs in a thread of its own, so inference never holds the event loop. */
+  @IsIn(ONNX_EXECUTIONS)
+  ONNX_EXECUTION: OnnxExecution = 'worker';
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'info';
@@ -190,6 +215,7 @@ const INTEGER_VARIABLES = new Set<string>([
   'REQUEST_TIMEOUT_MS',
   'MAX_IN_FLIGHT_REQUESTS',
   'SHUTDOWN_DRAIN_TIMEOUT_MS',
+  'ONNX_INTRA_OP_THREADS',
 ]);
 
 const SECRET_VARIABLES = new Set(['ADMIN_TOKEN']);

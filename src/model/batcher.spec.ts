@@ -1,6 +1,6 @@
 import { Batcher, BatcherObserver, BatcherSettings } from './batcher';
 import { DeadlineExceededError, QueueFullError } from './model-errors';
-import type { HostTensor, ModelSignature, NamedTensors, TensorSpec } from './model-types';
+import type { HostTensor, ModelSignature, NamedTensors, TensorData, TensorDType, TensorSpec } from './model-types';
 
 
 const WIDTH = 2;
@@ -34,14 +34,14 @@ function request(ids: number[], width = WIDTH): NamedTensors {
 /** The ids of the rows a tensor holds (the first value of each row). */
 function idsOf(tensor: HostTensor): number[] {
   const width = tensor.shape.slice(1).reduce((n, d) => n * d, 1);
-  return Array.from({ length: tensor.shape[0] }, (_, r) => tensor.data[r * width]);
+  return Array.from({ length: tensor.shape[0] }, (_, r) => (tensor.data as Float32Array)[r * width]);
 }
 
 /** What the fake model answers for a request: y = 2x, row by row. */
 function expectDoubled(outputs: NamedTensors, ids: number[], width = WIDTH): void {
   expect(Object.keys(outputs)).toEqual(['y']);
   expect(outputs.y.shape).toEqual([ids.length, width]);
-  expect(Array.from(outputs.y.data)).toEqual(Array.from(request(ids, width).x.data, (v) => 2 * v));
+  expect(Array.from(outputs.y.data as Float32Array)).toEqual(Array.from(request(ids, width).x.data as Float32Array, (v) => 2 * v));
 }
 
 /**
@@ -64,7 +64,7 @@ class FakeModel {
       const error = this.failWhen?.(idsOf(inputs.x));
       if (error) throw error;
       const { x } = inputs;
-      return { y: { dtype: 'float32', shape: [...x.shape], data: Float32Array.from(x.data, (v) => 2 * v) } };
+      return { y: { dtype: 'float32', shape: [...x.shape], data: Float32Array.from(x.data as Float32Array, (v) => 2 * v) } };
     } finally {
       this.running--;
     }
@@ -190,6 +190,32 @@ describe('Batcher', () => {
       expect(model.batches).toEqual([[1], [10, 20, 21, 22, 30, 31, 40]]);
       results.forEach((outputs, i) => expectDoubled(outputs, sizes[i]));
       expectDoubled(await first, [1]);
+    });
+
+    it.each<[string, TensorDType, (values: number[]) => TensorData]>([
+      ['strings', 'string', (values) => values.map(String)],
+      ['int64 as BigInts', 'int64', (values) => BigInt64Array.from(values, BigInt)],
+      ['uint64 as BigInts', 'uint64', (values) => BigUint64Array.from(values, (v) => BigInt(v) + 2n ** 63n)],
+      ['float16 as bits', 'float16', (values) => Uint16Array.from(values)],
+      ['float64', 'float64', (values) => Float64Array.from(values, (v) => v / 3)],
+      ['int8', 'int8', (values) => Int8Array.from(values, (v) => -v)],
+      ['bool as bytes', 'bool', (values) => Uint8Array.from(values, (v) => v % 2)],
+    ])('stacks and splits %s along the batch dimension', async (_kind, dtype, make) => {
+      const signature = { inputs: [{ name: 'x', dtype, shape: [-1, 2] }], outputs: [{ name: 'y', dtype, shape: [-1, 2] }] };
+      const seen: TensorData[] = [];
+      // An echo: each request must get back exactly the values it sent.
+      const batcher = new Batcher(async ({ x }) => (seen.push(x.data), { y: { ...x } }), signature, SETTINGS);
+      const sent = [[1, 2], [3, 4, 5, 6], [7, 8]].map((values) => ({ x: { dtype, shape: [values.length / 2, 2], data: make(values) } }));
+
+      const answers = await Promise.all(sent.map((inputs) => batcher.submit(inputs)));
+
+      expect(seen).toHaveLength(1);
+      expect(Array.from(seen[0] as ArrayLike<unknown>)).toEqual(Array.from(make([1, 2, 3, 4, 5, 6, 7, 8]) as ArrayLike<unknown>));
+      expect(Object.prototype.toString.call(seen[0])).toBe(Object.prototype.toString.call(make([])));
+      answers.forEach((outputs, i) => {
+        expect(outputs.y.shape).toEqual(sent[i].x.shape);
+        expect(Array.from(outputs.y.data as ArrayLike<unknown>)).toEqual(Array.from(sent[i].x.data as ArrayLike<unknown>));
+      });
     });
 
     it('passes a single request to the model as it is, without copying', async () => {
@@ -572,8 +598,8 @@ describe('Batcher', () => {
   });
 
   describe('failures', () => {
-    it('rejects only the requests of a failing batch; the next batch runs', async () => {
-      const boom = new Error('kernel failed');
+    it('runs each request of a failing merged batch alone, so that only the failing one is refused; the next batch runs', async () => {
+      const boom = new Error('index out of range');
       const batcher = new Batcher(model.run, SIGNATURE, { ...SETTINGS, maxBatchSize: 2 });
       model.failWhen = (ids) => (ids.includes(13) ? boom : undefined);
       const { result: first } = await startHeld(batcher);
@@ -582,10 +608,10 @@ describe('Batcher', () => {
       hold.open();
       await waitFor(() => tracked.every((t) => t.state !== 'pending'));
 
-      expect(model.batches).toEqual([[1], [2, 13], [4, 5]]);
-      expect(tracked.map((t) => t.state)).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
-      expect(tracked[0].reason).toBe(boom);
+      expect(model.batches).toEqual([[1], [2, 13], [2], [13], [4, 5]]);
+      expect(tracked.map((t) => t.state)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
       expect(tracked[1].reason).toBe(boom);
+      expectDoubled(tracked[0].value!, [2]);
       expectDoubled(tracked[3].value!, [5]);
       expectDoubled(await first, [1]);
     });
@@ -600,17 +626,23 @@ describe('Batcher', () => {
       await expect(batcher.drained()).resolves.toBeUndefined();
     });
 
-    it('rejects the batch when the model answers fewer rows than it was given', async () => {
+    it('runs the requests alone, then and from then on, when the model answers fewer rows than a merged batch has', async () => {
+      const calls: number[] = [];
       const batcher = new Batcher(
-        async (inputs) => ({ y: { dtype: 'float32', shape: [1, WIDTH], data: inputs.x.data.slice(0, WIDTH) } }),
+        async (inputs) => {
+          calls.push(inputs.x.shape[0]);
+          return { y: { dtype: 'float32', shape: [1, WIDTH], data: inputs.x.data.slice(0, WIDTH) } };
+        },
         SIGNATURE,
         SETTINGS,
       );
 
-      const results = [batcher.submit(request([1])), batcher.submit(request([2]))];
+      const first = await Promise.all([batcher.submit(request([1])), batcher.submit(request([2]))]);
+      const later = await Promise.all([batcher.submit(request([3])), batcher.submit(request([4]))]);
 
-      await expect(results[0]).rejects.toThrow('output "y" has 1 rows for a batch of 2');
-      await expect(results[1]).rejects.toThrow('output "y" has 1 rows for a batch of 2');
+      expect(calls).toEqual([2, 1, 1, 1, 1]);
+      expect([...first, ...later].map((outputs) => idsOf(outputs.y))).toEqual([[1], [2], [3], [4]]);
+      expect(batcher.merging).toBe(false);
     });
   });
 

@@ -49,7 +49,7 @@ export class Batcher {
   private running = false;
   private delayTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
-  private readonly mergeable: boolean;
+  private mergeable: boolean;
   private readonly drainWaiters: (() => void)[] = [];
 
   constructor(
@@ -137,21 +137,41 @@ export class Batcher {
       this.finish();
       return;
     }
-    const started = performance.now();
-    try {
-      const rows = batch.reduce((n, p) => n + p.rows, 0);
-      const outputs = await this.run(batch.length === 1 ? batch[0].inputs : stack(batch.map((p) => p.inputs)));
-      this.observer?.batchRan?.(rows, batch.length, (performance.now() - started) / 1000);
-      const parts = batch.length === 1 ? [outputs] : split(outputs, batch.map((p) => p.rows));
-      batch.forEach((p, i) => {
-        this.observer?.requestDone?.((started - p.arrived) / 1000);
-        p.resolve(parts[i]);
-      });
-    } catch (error) {
-      // A failing batch fails its own requests only; the queue goes on.
-      for (const p of batch) p.reject(error as Error);
+    if (batch.length === 1) {
+      await this.runAlone(batch[0]);
+    } else {
+      const started = performance.now();
+      try {
+        const rows = batch.reduce((n, p) => n + p.rows, 0);
+        const outputs = await this.run(stack(batch.map((p) => p.inputs)));
+        const parts = split(outputs, batch.map((p) => p.rows));
+        this.observer?.batchRan?.(rows, batch.length, (performance.now() - started) / 1000);
+        batch.forEach((p, i) => {
+          this.observer?.requestDone?.((started - p.arrived) / 1000);
+          p.resolve(parts[i]);
+        });
+      } catch (error) {
+        // One request's values can fail a merged batch (an index out of range), and a model may
+        // give outputs that do not follow its batch dimension: each request then runs alone and
+        // gets its own answer; a model whose outputs do not split is not merged again.
+        if (error instanceof UnsplittableOutputError) this.mergeable = false;
+        for (const p of batch) await this.runAlone(p);
+      }
     }
     this.finish();
+  }
+
+  /** Runs one request's inputs as they are; a failure fails that request only, and the queue goes on. */
+  private async runAlone(p: Pending): Promise<void> {
+    const started = performance.now();
+    try {
+      const outputs = await this.run(p.inputs);
+      this.observer?.batchRan?.(p.rows, 1, (performance.now() - started) / 1000);
+      this.observer?.requestDone?.((started - p.arrived) / 1000);
+      p.resolve(outputs);
+    } catch (error) {
+      p.reject(error as Error);
+    }
   }
 
   private finish(): void {
@@ -223,16 +243,28 @@ function stack(requests: NamedTensors[]): NamedTensors {
   for (const name of Object.keys(requests[0])) {
     const parts = requests.map((r) => r[name]);
     const rows = parts.reduce((n, t) => n + t.shape[0], 0);
-    const length = parts.reduce((n, t) => n + t.data.length, 0);
-    const data = new (parts[0].data.constructor as new (n: number) => TensorData)(length);
-    let offset = 0;
-    for (const part of parts) {
-      data.set(part.data, offset);
-      offset += part.data.length;
-    }
-    merged[name] = { dtype: parts[0].dtype, shape: [rows, ...parts[0].shape.slice(1)], data };
+    merged[name] = { dtype: parts[0].dtype, shape: [rows, ...parts[0].shape.slice(1)], data: concat(parts.map((t) => t.data)) };
   }
   return merged;
+}
+
+/** Joins arrays of one kind (typed arrays of one type, or string arrays) end to end. */
+function concat(parts: TensorData[]): TensorData {
+  if (Array.isArray(parts[0])) return (parts as string[][]).flat();
+  const typed = parts as Exclude<TensorData, string[]>[];
+  const length = typed.reduce((n, part) => n + part.length, 0);
+  const data = new (typed[0].constructor as new (n: number) => typeof typed[0])(length);
+  let offset = 0;
+  for (const part of typed) {
+    (data as Float32Array).set(part as Float32Array, offset);
+    offset += part.length;
+  }
+  return data;
+}
+
+/** A merged batch's output whose first dimension is not the batch's rows. */
+class UnsplittableOutputError extends Error {
+  override readonly name = 'UnsplittableOutputError';
 }
 
 /** Splits each output along its first dimension into parts of the given row counts. */
@@ -241,7 +273,7 @@ function split(outputs: NamedTensors, rows: number[]): NamedTensors[] {
   const parts: NamedTensors[] = rows.map(() => ({}));
   for (const [name, tensor] of Object.entries(outputs)) {
     if (tensor.shape[0] !== total) {
-      throw new Error(`output "${name}" has ${tensor.shape[0]} rows for a batch of ${total}`);
+      throw new UnsplittableOutputError(`output "${name}" has ${tensor.shape[0]} rows for a batch of ${total}`);
     }
     const stride = tensor.data.length / total;
     let row = 0;

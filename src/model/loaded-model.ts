@@ -11,5 +11,10 @@ export abstract class LoadedModel {
   /** Runs the model on inputs keyed by signature input name; returns every output. */
   abstract infer(inputs: NamedTensors): Promise<NamedTensors>;
 
-  abstract dispose(): void;
+  /**
+   * Frees the model's memory. A runtime that frees it asynchronously (an ONNX Runtime session,
+   * its worker thread) returns a promise that resolves once it is free; inferences already
+   * started finish first.
+   */
+  abstract dispose(): void | Promise<void>;
 }

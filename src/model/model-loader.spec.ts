@@ -15,7 +15,8 @@ import {
 } from '../../test/fixtures/model-builders';
 import type { LoadedModel } from './loaded-model';
 import { InvalidInputError, ModelFormatError } from './model-errors';
-import { METADATA_JSON, TfjsModelLoader } from './model-loader';
+import { TfjsModelLoader } from './model-loader';
+import { METADATA_JSON } from './model-metadata';
 import type { HostTensor } from './model-types';
 import { checkInputs } from './signature';
 import { createTfjsRuntime, TfjsRuntime } from './tfjs-runtime';
@@ -90,7 +91,7 @@ describe(TfjsModelLoader.name, () => {
       const original = buildDenseLayersModel(tf, { inputWidth: INPUT_WIDTH, units: UNITS, seed: SEED });
       const input = floatInput(BATCH, INPUT_WIDTH);
       const expected = tf.tidy(() => {
-        const output = original.predict(tf.tensor(input.data, input.shape, FLOAT32)) as tfTypes.Tensor;
+        const output = original.predict(tf.tensor(input.data as Float32Array, input.shape, FLOAT32)) as tfTypes.Tensor;
         return output.dataSync() as Float32Array;
       });
       await saveLayersModel(tf, directory, original);
@@ -181,7 +182,7 @@ describe(TfjsModelLoader.name, () => {
         expect(output.dtype).toBe(FLOAT32);
         expect(output.shape).toEqual([BATCH, UNITS]);
         expect(output.data).toHaveLength(expected.length);
-        output.data.forEach((value, i) => expect(Math.abs(value - expected[i])).toBeLessThanOrEqual(GRAPH_TOLERANCE));
+        (output.data as Float32Array).forEach((value, i) => expect(Math.abs(value - expected[i])).toBeLessThanOrEqual(GRAPH_TOLERANCE));
       },
     );
 

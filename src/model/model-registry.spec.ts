@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigService } from '@nestjs/config';
@@ -10,8 +11,11 @@ import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyErro
 import { ModelLoader } from './model-loader';
 import { ModelState } from './model-status';
 import type { HostTensor, ModelSignature, NamedTensors, VersionDescription } from './model-types';
+import { findOnnxIncompleteness } from './onnx/onnx-file';
+import { MODEL_ONNX } from './onnx/onnx-model';
 import type { RequiredModels } from './readiness';
 import { RepositoryModelRegistry } from './repository-registry';
+import { IRIS_SKLEARN_VERSION } from '../../test/fixtures/onnx-models';
 import { errorFrom } from '../../test/support/errors';
 
 const MODEL = 'flowers';
@@ -66,7 +70,8 @@ class FakeModel extends LoadedModel {
 
 /**
  * Records every directory it is asked to load; can be failed per directory or held at a gate.
- * Like the real loader, it refuses a folder whose shards are missing or short.
+ * Like the real loaders, it refuses a folder whose shards are missing or short, or whose
+ * model.onnx is cut short.
  */
 class FakeLoader extends ModelLoader {
   readonly calls: string[] = [];
@@ -84,7 +89,8 @@ class FakeLoader extends ModelLoader {
     await this.gate;
     const failure = this.failures.get(directory);
     if (failure) throw failure;
-    const incomplete = await findIncompleteness(directory);
+    const onnx = existsSync(join(directory, MODEL_ONNX));
+    const incomplete = onnx ? await findOnnxIncompleteness(directory) : await findIncompleteness(directory);
     if (incomplete) throw new ModelFormatError(incomplete);
     const model = new FakeModel(directory);
     model.hold = this.inferHold;
@@ -278,7 +284,7 @@ describe(RepositoryModelRegistry.name, () => {
       const output = await served.infer(INPUTS);
 
       expect(served).toMatchObject({ name: MODEL, version: 1, description: loader.modelsFrom(dir(MODEL, 1))[0].description });
-      expect(Array.from(output.y.data)).toEqual([7]);
+      expect(Array.from(output.y.data as Float32Array)).toEqual([7]);
       // One warm-up inference and this one.
       expect(loader.models[0].inferCalls).toBe(2);
     });
@@ -618,6 +624,25 @@ describe(RepositoryModelRegistry.name, () => {
       expect(loader.models[0].disposed).toBe(true);
     });
 
+    it('does not load a version folder whose model.onnx is still being copied, and loads it at the next poll once whole', async () => {
+      const whole = await readFile(join(IRIS_SKLEARN_VERSION, MODEL_ONNX));
+      await writeVersion(MODEL, 1);
+      await start();
+
+      await mkdir(dir(MODEL, 2));
+      await writeFile(join(dir(MODEL, 2), MODEL_ONNX), whole.subarray(0, whole.length / 2));
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(0);
+      expect(registry.resolve(MODEL).version).toBe(1);
+
+      await appendFile(join(dir(MODEL, 2), MODEL_ONNX), whole.subarray(whole.length / 2));
+      await pollOnce();
+
+      expect(loader.callsFor(dir(MODEL, 2))).toBe(1);
+      expect(registry.resolve(MODEL).version).toBe(2);
+    });
+
     it('does not load a version folder that changed since the last poll while still incomplete', async () => {
       await writeVersion(MODEL, 1);
       await start();
@@ -669,7 +694,7 @@ describe(RepositoryModelRegistry.name, () => {
       slow.open();
       const output = await running;
 
-      expect(Array.from(output.y.data)).toEqual([7]);
+      expect(Array.from(output.y.data as Float32Array)).toEqual([7]);
       await until(() => first.disposed);
     });
 

@@ -1,20 +1,27 @@
-/** Tensor element types a served model may take or give. */
-export type TensorDType = 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
-
 /**
- * Element types ONNX models have beyond TensorDType. They stay apart from it until the protocols
- * and codecs handle them, since those are exhaustive over TensorDType (TF Serving's dtype table,
- * the JSON and binary codecs); then the two unions merge.
+ * Tensor element types a served model may take or give: ONNX Runtime's element types (a TF.js
+ * model only ever declares float32, int32, bool, string or complex64).
  */
-export type OnnxOnlyDType = 'float16' | 'float64' | 'int8' | 'int16' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64';
-
-/** Every element type a model of either runtime may take or give. */
-export type ElementType = TensorDType | OnnxOnlyDType;
+export type TensorDType =
+  | 'float16'
+  | 'float32'
+  | 'float64'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'bool'
+  | 'string'
+  | 'complex64';
 
 /** A named input or output of a model's signature; -1 marks a free dimension. */
-export interface TensorSpec<D extends ElementType = TensorDType> {
+export interface TensorSpec {
   name: string;
-  dtype: D;
+  dtype: TensorDType;
   /** null when the model does not declare the rank. */
   shape: number[] | null;
   /**
@@ -24,18 +31,18 @@ export interface TensorSpec<D extends ElementType = TensorDType> {
   aliases?: string[];
 }
 
-export type TensorData = Float32Array | Int32Array | Uint8Array;
-
 /**
- * Values of tensors of any ElementType: float16 as its IEEE 754 bit patterns (Uint16Array),
- * int64 and uint64 as BigInt64Array and BigUint64Array (exact past 2^53), bool as 0/1 bytes
- * (Uint8Array), strings as string[].
+ * Values of a tensor, flat and row-major, in the arrays ONNX Runtime for Node uses: float16 as
+ * its IEEE 754 bit patterns (Uint16Array), int64 and uint64 as BigInt64Array and BigUint64Array
+ * (exact past 2^53), bool as 0/1 bytes (Uint8Array), strings as string[].
  */
-export type ElementData =
-  | TensorData
+export type TensorData =
+  | Float32Array
   | Float64Array
   | Int8Array
   | Int16Array
+  | Int32Array
+  | Uint8Array
   | Uint16Array
   | Uint32Array
   | BigInt64Array
@@ -43,10 +50,10 @@ export type ElementData =
   | string[];
 
 /** A tensor held in host memory, as requests carry it in and responses carry it out. */
-export interface HostTensor<D extends ElementType = TensorDType, T extends ElementData = TensorData> {
-  dtype: D;
+export interface HostTensor {
+  dtype: TensorDType;
   shape: number[];
-  data: T;
+  data: TensorData;
 }
 
 /** Tensors keyed by input or output name. */
@@ -65,9 +72,9 @@ export interface ModelMetadata {
   [key: string]: unknown;
 }
 
-export interface ModelSignature<D extends ElementType = TensorDType> {
-  inputs: TensorSpec<D>[];
-  outputs: TensorSpec<D>[];
+export interface ModelSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
 }
 
 /** What a served version says about itself: read-only, and no way to run it but its queue. */

@@ -344,7 +344,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       try {
         await warmUp(model);
       } catch (error) {
-        model.dispose();
+        await model.dispose();
         throw error;
       }
       const loadMs = Math.round(performance.now() - started);
@@ -430,7 +430,10 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
   }
 }
 
-/** One inference on zeros: TF.js compiles kernels and allocates on first use. */
+/**
+ * One inference on zeros: TF.js compiles kernels and allocates on first use, ONNX Runtime
+ * allocates its buffers; and a model that cannot run at all fails here, not on a request.
+ */
 async function warmUp(model: LoadedModel): Promise<void> {
   const { signature } = model.description;
   // A model that does not declare its input ranks cannot be fed zeros of the right shape.

@@ -1,5 +1,6 @@
+import { allocate } from './dtypes';
 import { InvalidInputError } from './model-errors';
-import type { HostTensor, ModelSignature, NamedTensors, TensorData, TensorDType, TensorSpec } from './model-types';
+import type { HostTensor, ModelSignature, NamedTensors, TensorSpec } from './model-types';
 
 /** The input or output a name refers to: its own name, or one of its aliases. */
 export function findTensor(specs: readonly TensorSpec[], name: string): TensorSpec | undefined {
@@ -47,7 +48,7 @@ function checkTensor(spec: TensorSpec, name: string, tensor: HostTensor): void {
   }
 }
 
-/** Zero inputs of the signature's shapes, free dimensions set to 1: for warm-up. */
+/** Zero inputs (empty strings, false) of the signature's shapes, free dimensions set to 1: for warm-up. */
 export function zeroInputs(signature: ModelSignature): NamedTensors {
   const inputs: NamedTensors = {};
   for (const spec of signature.inputs) {
@@ -56,10 +57,4 @@ export function zeroInputs(signature: ModelSignature): NamedTensors {
     inputs[spec.name] = { dtype: spec.dtype, shape, data: allocate(spec.dtype, size) };
   }
   return inputs;
-}
-
-export function allocate(dtype: TensorDType, size: number): TensorData {
-  if (dtype === 'int32') return new Int32Array(size);
-  if (dtype === 'bool') return new Uint8Array(size);
-  return new Float32Array(size);
 }

@@ -25,8 +25,12 @@ async function toHost(tensors: tf.Tensor[], names: string[]): Promise<NamedTenso
   }
 }
 
+/**
+ * A TF.js model declares only TF.js's dtypes (float32, int32, bool, string), and inputs are
+ * checked against its signature before they get here, so their arrays are ones TF.js takes.
+ */
 function toTensor(tfjs: Tf, spec: TensorSpec, input: HostTensor): tf.Tensor {
-  return tfjs.tensor(input.data, input.shape, spec.dtype as tf.DataType);
+  return tfjs.tensor(input.data as tf.TensorLike, input.shape, spec.dtype as tf.DataType);
 }
 
 /** A TF.js Layers model (`tf.loadLayersModel`), run with `predict`. */

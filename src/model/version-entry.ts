@@ -71,9 +71,10 @@ export class VersionEntry implements ServedVersion {
   async retire(): Promise<void> {
     this.state = ModelState.UNLOADING;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    this.model?.dispose();
+    const model = this.model;
     this.model = undefined;
     this.batcher = undefined;
+    await model?.dispose();
   }
 
   status(): ModelVersionStatus {

@@ -1,7 +1,6 @@
+import { FLOAT32_MAX } from '../model/dtypes';
 import type { InputProblem } from '../model/model-errors';
 
-/** Largest finite float32; bigger doubles turn into Infinity (and NaN outputs) in the model. */
-export const FLOAT32_MAX = 3.4028234663852886e38;
 /** Widest row accepted before the model's own width is known. */
 export const MAX_ROW_WIDTH = 65_536;
 export const MAX_FEATURE_NAME_LENGTH = 128;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OverloadedError } from '../common/request-errors';
 import { InferenceOutcome, MetricsService } from '../metrics/metrics.service';
+import { allFinite } from '../model/dtypes';
 import { DeadlineExceededError, InvalidInputError, QueueFullError } from '../model/model-errors';
 import { ModelRegistry, ServedVersion } from '../model/model-registry';
 import type { NamedTensors } from '../model/model-types';
@@ -63,7 +64,7 @@ export class InferenceService {
     for (const [asked, own] of selected) {
       const tensor = all[own];
       // JSON has no NaN or Infinity: an overflowing model would answer nulls, or a wrong label.
-      if (tensor.dtype === 'float32' && !tensor.data.every(Number.isFinite)) {
+      if (!allFinite(tensor)) {
         throw new InvalidInputError(
           `model "${served.name}" gives output "${asked}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
         );

@@ -4,7 +4,7 @@ import type { AllConfig } from '../config/configuration';
 import { InvalidInputError } from '../model/model-errors';
 import type { FeatureRow } from './feature-rows';
 import { InferenceService } from './inference.service';
-import { decodeRows, encodePredictions, predictedOutput, RowPrediction } from './rows.codec';
+import { decodeRows, encodePredictions, predictedOutputs, RowPrediction } from './rows.codec';
 
 export interface ModelRef {
   name: string;
@@ -68,10 +68,10 @@ export class PredictionService {
     const served = this.inference.resolve({ model: target.model ?? this.defaultModel, version: target.version });
     const { description } = served;
     const inputs = decodeRows(rows, paths, served.name, description);
-    const output = predictedOutput(description);
-    const outputs = await this.inference.infer(served, inputs, [output]);
+    const { scores, label } = predictedOutputs(description);
+    const outputs = await this.inference.infer(served, inputs, label ? [scores, label] : [scores]);
     return {
-      predictions: encodePredictions(outputs[output], description.metadata.labels),
+      predictions: encodePredictions(outputs[scores], description.metadata.labels, label ? outputs[label] : undefined),
       model: { name: served.name, version: String(served.version) },
     };
   }

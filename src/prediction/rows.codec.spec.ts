@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../model/model-errors';
 import type { VersionDescription } from '../model/model-types';
-import { argmax, decodeRows, encodePredictions, predictedOutput } from './rows.codec';
+import { argmax, decodeRows, encodePredictions, predictedOutputs } from './rows.codec';
 
 const LABELS = ['setosa', 'versicolor', 'virginica'];
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
@@ -43,7 +43,24 @@ describe(decodeRows.name, () => {
     expect(Object.keys(inputs)).toEqual(['x']);
     expect(inputs.x.shape).toEqual([2, 4]);
     expect(inputs.x.data).toBeInstanceOf(Float32Array);
-    expect(Array.from(inputs.x.data)).toEqual([5.1, 3.5, 1.4, 0.2, 6.3, 3.3, 6, 2.5].map(Math.fround));
+    expect(Array.from(inputs.x.data as ArrayLike<number>)).toEqual([5.1, 3.5, 1.4, 0.2, 6.3, 3.3, 6, 2.5].map(Math.fround));
+  });
+
+  it.each<[VersionDescription['signature']['inputs'][0]['dtype'], unknown[]]>([
+    ['float64', [0.1, 2, 3, 4]],
+    ['int64', [1n, 2n, 3n, 4n]],
+  ])('fills a %s input (an ONNX model may take one)', (dtype, expected) => {
+    const inputs = decodeRows([[dtype === 'int64' ? 1 : 0.1, 2, 3, 4]], ['features'], 'm', description({ dtype }));
+
+    expect(inputs.x.dtype).toBe(dtype);
+    expect(Array.from(inputs.x.data as ArrayLike<unknown>)).toEqual(expected);
+  });
+
+  it('refuses a fraction for an int64 input, naming the column', () => {
+    expect(problemOf(() => decodeRows([[1, 2.5, 3, 4]], ['features'], 'm', description({ dtype: 'int64' })))).toEqual({
+      path: 'features[1]',
+      message: 'must be an integer, got 2.5',
+    });
   });
 
   it('fills an int32 input with integers', () => {
@@ -100,6 +117,24 @@ describe(encodePredictions.name, () => {
     expect(encodePredictions(output)).toEqual([{ prediction: 1, outputs: [-1, 5, 2] }]);
   });
 
+  it("takes the model's own label as the prediction, a class index named by the labels", () => {
+    // Probabilities whose largest is not the label the model gives: the label wins.
+    const output = { dtype: 'float32' as const, shape: [2, 3], data: Float32Array.of(0.5, 0.3, 0.2, 0.1, 0.2, 0.7) };
+    const label = { dtype: 'int64' as const, shape: [2], data: BigInt64Array.of(1n, 2n) };
+
+    const rows = encodePredictions(output, LABELS, label);
+
+    expect(rows.map((r) => r.prediction)).toEqual(['versicolor', 'virginica']);
+    expect(rows[0].probabilities).toEqual({ setosa: 0.5, versicolor: Math.fround(0.3), virginica: Math.fround(0.2) });
+  });
+
+  it('gives a string label as it is, and an index past the labels as a number', () => {
+    const output = { dtype: 'float64' as const, shape: [2, 2], data: Float64Array.of(0.9, 0.1, 0.2, 0.8) };
+
+    expect(encodePredictions(output, undefined, { dtype: 'string', shape: [2], data: ['cat', 'dog'] }).map((r) => r.prediction)).toEqual(['cat', 'dog']);
+    expect(encodePredictions(output, ['a', 'b'], { dtype: 'int32', shape: [2], data: Int32Array.of(0, 7) }).map((r) => r.prediction)).toEqual(['a', 7]);
+  });
+
   it('ignores labels whose count does not match the output width', () => {
     const output = { dtype: 'float32' as const, shape: [1, 2], data: new Float32Array([0.4, 0.6]) };
 
@@ -107,9 +142,24 @@ describe(encodePredictions.name, () => {
   });
 });
 
-describe(predictedOutput.name, () => {
+describe(predictedOutputs.name, () => {
   it("is the model's first output", () => {
-    expect(predictedOutput(description())).toBe('probabilities');
+    expect(predictedOutputs(description())).toEqual({ scores: 'probabilities' });
+  });
+
+  it("is a classifier's label and probabilities where it gives both, as skl2onnx exports them", () => {
+    const classifier: VersionDescription = {
+      ...description(),
+      signature: {
+        inputs: [{ name: 'float_input', dtype: 'float32', shape: [-1, 4] }],
+        outputs: [
+          { name: 'output_label', dtype: 'int64', shape: [-1] },
+          { name: 'output_probability', dtype: 'float32', shape: [-1, 3] },
+        ],
+      },
+    };
+
+    expect(predictedOutputs(classifier)).toEqual({ scores: 'output_probability', label: 'output_label' });
   });
 });
 

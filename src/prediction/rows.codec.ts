@@ -1,6 +1,8 @@
+import { allocate, DTYPE_KINDS } from '../model/dtypes';
 import { InvalidInputError } from '../model/model-errors';
 import type { HostTensor, NamedTensors, TensorSpec, VersionDescription } from '../model/model-types';
 import { FeatureRow, keyPath } from './feature-rows';
+import { JsonScalar, jsonValues, toTypedData } from './tensor-codec';
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -21,6 +23,12 @@ export function decodeRows(rows: readonly FeatureRow[], paths: readonly string[]
   const spec = singleRowInput(model, description);
   const width = spec.shape[1];
   const names = description.metadata.features?.length === width ? description.metadata.features : undefined;
+  if (spec.dtype !== 'float32' && spec.dtype !== 'int32') {
+    // Other numeric inputs (an ONNX model's float64 or int64, ...): each value converted and checked within the dtype.
+    const typed = allocate(spec.dtype, rows.length * width) as Float64Array;
+    rows.forEach((row, r) => typed.set(toTypedData(toColumns(row, paths[r], width, names, model), spec.dtype, paths[r]) as Float64Array, r * width));
+    return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data: typed } };
+  }
   const data = spec.dtype === 'int32' ? new Int32Array(rows.length * width) : new Float32Array(rows.length * width);
   rows.forEach((row, r) => {
     const values = toColumns(row, paths[r], width, names, model);
@@ -34,33 +42,61 @@ export function decodeRows(rows: readonly FeatureRow[], paths: readonly string[]
   return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data } };
 }
 
-/** The output the simple API answers from: the model's first. */
-export function predictedOutput(description: VersionDescription): string {
-  return description.signature.outputs[0].name;
+/** The outputs the simple API answers from. */
+export interface PredictedOutputs {
+  /** One value per class and row, [rows, classes]: the probabilities (or scores). */
+  scores: string;
+  /** The model's own prediction per row, [rows]: a class index or name. */
+  label?: string;
+}
+
+/**
+ * The model's first output; or, for a classifier that gives its label and the class
+ * probabilities as two outputs (as skl2onnx exports scikit-learn's: an integer or string label
+ * [N] and float probabilities [N, classes]), both.
+ */
+export function predictedOutputs(description: VersionDescription): PredictedOutputs {
+  const { outputs } = description.signature;
+  const rank = (spec: TensorSpec) => spec.shape?.length;
+  const label = outputs.find((spec) => rank(spec) === 1 && (DTYPE_KINDS[spec.dtype] === 'integer' || spec.dtype === 'string'));
+  const scores = outputs.find((spec) => rank(spec) === 2 && DTYPE_KINDS[spec.dtype] === 'float');
+  if (outputs.length >= 2 && label && scores) return { scores: scores.name, label: label.name };
+  return { scores: outputs[0].name };
 }
 
 /**
  * Splits a model output of shape [rows, ...] into one prediction per row. With labels (one per
  * output column) each row gets its most likely label and a probability per label; without,
- * the index of the largest value and the raw values.
+ * the index of the largest value and the raw values. Where the model gives its own label
+ * (`predicted`), that is the prediction: a class name, or a class index, named by `labels`.
  */
-export function encodePredictions(output: HostTensor, labels?: readonly string[]): RowPrediction[] {
+export function encodePredictions(output: HostTensor, labels?: readonly string[], predicted?: HostTensor): RowPrediction[] {
   const rows = output.shape[0] ?? 1;
   const width = rows === 0 ? 0 : output.data.length / rows;
   const named = labels !== undefined && labels.length === width;
+  // float16 scores arrive as their bits.
+  const scores = output.dtype === 'float16' ? Float64Array.from(jsonValues(output, 'scores') as number[]) : (output.data as Float32Array);
+  const given = predicted ? jsonValues(predicted, 'label') : undefined;
   const predictions: RowPrediction[] = [];
   for (let r = 0; r < rows; r++) {
-    const values = Array.from(output.data.subarray(r * width, (r + 1) * width), Number);
+    const values = Array.from(scores.subarray(r * width, (r + 1) * width), Number);
     const best = argmax(values);
+    const prediction = given ? nameOf(given[r], named ? labels : undefined) : named ? labels[best] : best;
     if (named) {
       const probabilities: Record<string, number> = {};
       labels.forEach((label, i) => (probabilities[label] = values[i]));
-      predictions.push({ prediction: labels[best], probabilities });
+      predictions.push({ prediction, probabilities });
     } else {
-      predictions.push({ prediction: best, outputs: values });
+      predictions.push({ prediction, outputs: values });
     }
   }
   return predictions;
+}
+
+/** A model's label as the answer gives it: a class index named by the labels where they name it. */
+function nameOf(label: JsonScalar, labels?: readonly string[]): string | number {
+  if (typeof label === 'number') return labels !== undefined && Number.isInteger(label) && label >= 0 && label < labels.length ? labels[label] : label;
+  return String(label);
 }
 
 /** Index of the largest value; the first one on ties. */
@@ -74,8 +110,8 @@ export function argmax(values: readonly number[]): number {
 function singleRowInput(model: string, description: VersionDescription): TensorSpec & { shape: number[] } {
   const { inputs } = description.signature;
   const spec = inputs[0];
-  const fits =
-    inputs.length === 1 && spec.shape !== null && spec.shape.length === 2 && spec.shape[1] > 0 && (spec.dtype === 'float32' || spec.dtype === 'int32');
+  const numeric = DTYPE_KINDS[spec.dtype] === 'float' || DTYPE_KINDS[spec.dtype] === 'integer';
+  const fits = inputs.length === 1 && spec.shape !== null && spec.shape.length === 2 && spec.shape[1] > 0 && numeric;
   if (!fits) {
     const described = inputs.map((s) => `${s.name} ${s.dtype}[${s.shape ?? '?'}]`).join(', ');
     throw new InvalidInputError(`model "${model}" takes ${described}; this API serves models with one [batch, features] input: use the V2 or V1 protocol`);

@@ -1,14 +1,21 @@
+import { allocate, DTYPE_KINDS, FLOAT_LIMITS, floatToHalf, halfToFloat, INTEGER_LIMITS } from '../model/dtypes';
 import { InvalidInputError } from '../model/model-errors';
 import type { HostTensor, TensorData, TensorDType, TensorSpec } from '../model/model-types';
-import { FLOAT32_MAX, typeName } from './feature-rows';
+import { typeName } from './feature-rows';
 
 /** Deepest nesting of a tensor given as nested lists; more is refused before any recursion. */
 export const MAX_RANK = 16;
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
+/**
+ * Largest integer a JSON number carries exactly into JavaScript (2^53 - 1). int64 and uint64
+ * values past it travel in binary form (the V2 binary tensor data extension), exact.
+ */
+export const JSON_INTEGER_MAX = Number.MAX_SAFE_INTEGER;
 
-/** A tensor's values as JSON gives them: numbers or booleans, flat, row-major. */
-export type JsonScalar = number | boolean;
+/** The smallest and largest value a request's datatype can hold, where it is narrower than the input's. */
+export type IntegerRange = readonly [number | bigint, number | bigint];
+
+/** A tensor's values as JSON gives them: numbers, booleans or strings, flat, row-major. */
+export type JsonScalar = number | boolean | string;
 
 /**
  * Flattens nested lists into row-major values and the shape the nesting describes; refuses
@@ -47,47 +54,100 @@ export function flattenData(data: unknown, path: string): { values: unknown[]; n
 }
 
 /**
- * Typed values for a model input, checked one by one: numbers for float32 (finite, within
- * float32), integers for int32 (within int32, or within `integerRange` when the request's
- * datatype is narrower), booleans or 0/1 for bool.
+ * Typed values for a model input of `dtype`, checked one by one, each within what the dtype
+ * holds: finite numbers within range for floats (float16 stored as its bits); integers within
+ * range for integer dtypes, and further within `integerRange` when the request's datatype is
+ * narrower; booleans or 0/1 for bool; strings for string. Values read from binary data may be
+ * BigInts (64-bit datatypes), compared exactly; an int64 or uint64 value given as a JSON number
+ * must be within ±(2^53 - 1), which JSON numbers carry exactly.
  */
 export function toTypedData(
   values: ArrayLike<unknown>,
   dtype: TensorDType,
   path: string,
-  integerRange: readonly [number, number] = [INT32_MIN, INT32_MAX],
+  integerRange?: IntegerRange,
   nesting?: readonly number[],
 ): TensorData {
   const data = allocate(dtype, values.length);
+  const fail = (i: number, problem: string): never => {
+    throw InvalidInputError.at(elementPath(path, i, nesting), problem);
+  };
+  switch (DTYPE_KINDS[dtype]) {
+    case 'float': {
+      const max = FLOAT_LIMITS[dtype]!;
+      const half = dtype === 'float16';
+      const out = data as Float32Array | Float64Array | Uint16Array;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (typeof value !== 'number') fail(i, `must be a number, got ${typeName(value)}`);
+        if (!Number.isFinite(value) || Math.abs(value as number) > max) fail(i, floatRangeProblem(dtype, value as number));
+        out[i] = half ? floatToHalf(value as number) : (value as number);
+      }
+      return data;
+    }
+    case 'integer':
+      return toIntegers(values, dtype, data, integerRange, fail);
+    case 'bool': {
+      const out = data as Uint8Array;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (!(typeof value === 'boolean' || value === 0 || value === 1)) fail(i, `must be a boolean, got ${typeName(value)}`);
+        out[i] = Number(value);
+      }
+      return data;
+    }
+    case 'string': {
+      const out = data as string[];
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (typeof value !== 'string') fail(i, `must be a string, got ${typeName(value)}`);
+        out[i] = value as string;
+      }
+      return data;
+    }
+    case 'complex':
+      throw InvalidInputError.at(path, `${dtype} values cannot be given to this server`);
+  }
+}
+
+function floatRangeProblem(dtype: TensorDType, value: number): string {
+  if (dtype === 'float64') return `must be a finite number, got ${value}`;
+  return `must be a finite number within ${dtype} range (magnitude at most ${FLOAT_LIMITS[dtype]}), got ${value}`;
+}
+
+function toIntegers(
+  values: ArrayLike<unknown>,
+  dtype: TensorDType,
+  data: TensorData,
+  integerRange: IntegerRange | undefined,
+  fail: (i: number, problem: string) => never,
+): TensorData {
+  const [lowest, highest] = INTEGER_LIMITS[dtype]!;
+  const min = integerRange && BigInt(integerRange[0]) > lowest ? BigInt(integerRange[0]) : lowest;
+  const max = integerRange && BigInt(integerRange[1]) < highest ? BigInt(integerRange[1]) : highest;
+  const wide = dtype === 'int64' || dtype === 'uint64';
+  const [minNumber, maxNumber] = [Number(min), Number(max)];
+  const out = data as Int32Array;
+  const wideOut = data as BigInt64Array;
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    const problem = problemOf(value, dtype, integerRange);
-    if (problem) throw InvalidInputError.at(elementPath(path, i, nesting), problem);
-    data[i] = typeof value === 'boolean' ? Number(value) : (value as number);
+    if (typeof value === 'bigint') {
+      if (value < min || value > max) fail(i, `must be within [${min}, ${max}], got ${value}`);
+      if (wide) wideOut[i] = value;
+      else out[i] = Number(value);
+      continue;
+    }
+    if (typeof value !== 'number') fail(i, `must be a number, got ${typeName(value)}`);
+    const number = value as number;
+    if (!Number.isInteger(number)) fail(i, `must be an integer, got ${number}`);
+    if (wide && !Number.isSafeInteger(number)) {
+      fail(i, `must be within ±${JSON_INTEGER_MAX} (2^53 - 1) as a JSON number, got ${number}; send ${dtype} values beyond it in binary form`);
+    }
+    if (number < minNumber || number > maxNumber) fail(i, `must be within [${min}, ${max}], got ${number}`);
+    if (wide) wideOut[i] = BigInt(number);
+    else out[i] = number;
   }
   return data;
-}
-
-function problemOf(value: unknown, dtype: TensorDType, [min, max]: readonly [number, number]): string | null {
-  if (dtype === 'bool') {
-    return typeof value === 'boolean' || value === 0 || value === 1 ? null : `must be a boolean, got ${typeName(value)}`;
-  }
-  if (typeof value !== 'number') return `must be a number, got ${typeName(value)}`;
-  if (dtype === 'int32') {
-    if (!Number.isInteger(value)) return `must be an integer, got ${value}`;
-    if (value < min || value > max) return `must be within [${min}, ${max}], got ${value}`;
-    return null;
-  }
-  if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
-    return `must be a finite number within float32 range (magnitude at most ${FLOAT32_MAX}), got ${value}`;
-  }
-  return null;
-}
-
-function allocate(dtype: TensorDType, size: number): TensorData {
-  if (dtype === 'int32') return new Int32Array(size);
-  if (dtype === 'bool') return new Uint8Array(size);
-  return new Float32Array(size);
 }
 
 /**
@@ -119,33 +179,50 @@ export function hostTensor(
   shape: number[],
   values: readonly unknown[],
   path: string,
-  integerRange?: readonly [number, number],
+  integerRange?: IntegerRange,
   nesting?: readonly number[],
 ): HostTensor {
   const size = shape.reduce((n, d) => n * d, 1);
   if (size !== values.length) {
     throw InvalidInputError.at(path, `holds ${values.length} values but shape [${shape}] needs ${size}`);
   }
-  if (spec.dtype !== 'float32' && spec.dtype !== 'int32' && spec.dtype !== 'bool') {
+  if (DTYPE_KINDS[spec.dtype] === 'complex') {
     throw InvalidInputError.at(path, `feeds input "${spec.name}" of dtype ${spec.dtype}, which this server cannot take from JSON`);
   }
   return { dtype: spec.dtype, shape, data: toTypedData(values, spec.dtype, path, integerRange, nesting) };
 }
 
-/** Row-major values as nested lists of the given shape (TF Serving's JSON form). */
-export function toNested(data: ArrayLike<number>, shape: readonly number[], dtype: TensorDType): unknown {
-  const scalar = (i: number): JsonScalar => (dtype === 'bool' ? data[i] !== 0 : data[i]);
-  if (shape.length === 0) return scalar(0);
+/**
+ * A tensor's values as JSON scalars: numbers (float16 from its bits), booleans for bool, strings
+ * for string. An int64 or uint64 value past ±(2^53 - 1) has no exact JSON number: it is refused,
+ * naming the output, with the way to get it exactly (binary form).
+ */
+export function jsonValues(tensor: HostTensor, name: string): JsonScalar[] {
+  const { dtype, data } = tensor;
+  if (dtype === 'bool') return Array.from(data as Uint8Array, (v) => v !== 0);
+  if (dtype === 'float16') return Array.from(data as Uint16Array, halfToFloat);
+  if (dtype === 'int64' || dtype === 'uint64') {
+    return Array.from(data as BigInt64Array, (v) => {
+      if (v > BigInt(JSON_INTEGER_MAX) || v < -BigInt(JSON_INTEGER_MAX)) {
+        throw new InvalidInputError(
+          `output "${name}" holds ${v}, beyond ±${JSON_INTEGER_MAX} (2^53 - 1), which a JSON number cannot carry exactly; ` +
+            'ask for it in binary form (the V2 binary tensor data extension)',
+        );
+      }
+      return Number(v);
+    });
+  }
+  return Array.from(data as ArrayLike<JsonScalar>);
+}
+
+/** Row-major JSON values as nested lists of the given shape (TF Serving's JSON form). */
+export function toNested(values: readonly JsonScalar[], shape: readonly number[]): unknown {
+  if (shape.length === 0) return values[0];
   const build = (depth: number, offset: number): unknown[] => {
     const stride = shape.slice(depth + 1).reduce((n, d) => n * d, 1);
     return Array.from({ length: shape[depth] }, (_, i) =>
-      depth === shape.length - 1 ? scalar(offset + i) : build(depth + 1, offset + i * stride),
+      depth === shape.length - 1 ? values[offset + i] : build(depth + 1, offset + i * stride),
     );
   };
   return build(0, 0);
-}
-
-/** Flat values of a host tensor as JSON numbers or booleans. */
-export function toFlat(tensor: HostTensor): JsonScalar[] {
-  return Array.from(tensor.data, (v) => (tensor.dtype === 'bool' ? v !== 0 : v));
 }

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '../model/tfjs';
 import { MODEL_NAME_PATTERN, TFJS_BACKEND_CHOICES, validateEnvironment } from '../config/environment';
 import { directorySaveHandler } from '../model/model-artifacts';
-import { METADATA_JSON } from '../model/model-loader';
+import { METADATA_JSON } from '../model/model-metadata';
 import { createTfjsRuntime } from '../model/tfjs-runtime';
 import { IRIS_FEATURES, LabelledRows, seededRandom, shuffle, splitIris } from './iris-data';
 

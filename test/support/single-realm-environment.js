@@ -7,8 +7,7 @@
  * native binding makes its output arrays in the main realm, and onnxruntime-common (loaded in
  * the test's context) then refuses them ("A float32 tensor's data must be type of function
  * Float32Array()"); arrays coming back from a worker thread are main-realm ones too. In the
- * service there is one realm. Use it with a `@jest-environment` docblock in the suites that run
- * ONNX Runtime.
+ * service there is one realm. jest.config.js makes it every suite's environment.
  */
 const { TestEnvironment } = require('jest-environment-node');
 

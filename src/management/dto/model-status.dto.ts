@@ -33,7 +33,7 @@ export class ModelVersionDto {
    */
   loadMs?: number;
 
-  @ApiPropertyOptional({ enum: ['layers', 'graph'], example: 'layers' })
+  @ApiPropertyOptional({ enum: ['layers', 'graph', 'onnx'], example: 'layers' })
   format?: string;
 
   inputs?: TensorSpecDto[];

@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/support/single-realm-environment.js
- */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,10 +13,13 @@ import {
   writeZipMapVersion,
 } from '../../../test/fixtures/onnx-models';
 import { onnxPythonAvailable } from '../../../test/support/onnx-python';
+import type { OnnxExecution } from '../../config/environment';
 import { InvalidInputError, ModelFormatError, ModelNotReadyError } from '../model-errors';
+import type { HostTensor, NamedTensors } from '../model-types';
+import { checkInputs } from '../signature';
 import { MODEL_ONNX, OnnxModel, readableOrtMessage } from './onnx-model';
-import { OnnxExecution, OnnxRuntime } from './onnx-runtime';
-import { OnnxHostTensor, OnnxNamedTensors, typeTag } from './onnx-tensors';
+import { OnnxRuntime } from './onnx-runtime';
+import { typeTag } from './onnx-tensors';
 
 const EXECUTIONS: readonly OnnxExecution[] = ['event-loop', 'worker'];
 /** float32 outputs against numpy's float32 or float64 arithmetic. */
@@ -37,11 +37,11 @@ function iris(): IrisExpectations {
   return JSON.parse(readFileSync(IRIS_SKLEARN_EXPECTED, 'utf8')) as IrisExpectations;
 }
 
-function irisInput(rows: number[][]): OnnxNamedTensors {
+function irisInput(rows: number[][]): NamedTensors {
   return { float_input: { dtype: 'float32', shape: [rows.length, 4], data: Float32Array.from(rows.flat()) } };
 }
 
-function expectTensor(actual: OnnxHostTensor, expected: OnnxHostTensor, name: string): void {
+function expectTensor(actual: HostTensor, expected: HostTensor, name: string): void {
   expect({ name, dtype: actual.dtype, shape: actual.shape }).toEqual({ name, dtype: expected.dtype, shape: expected.shape });
   expect(typeTag(actual.data)).toBe(typeTag(expected.data));
   if (expected.dtype === 'float32') {
@@ -55,14 +55,13 @@ function expectTensor(actual: OnnxHostTensor, expected: OnnxHostTensor, name: st
 async function expectRunsAsBuilt(runtime: OnnxRuntime, model: BuiltOnnxModel): Promise<void> {
   const loaded = await OnnxModel.load(runtime, model.directory);
   try {
-    expect(loaded.signature).toEqual(model.signature);
-    loaded.checkInputs(model.samples!);
+    expect(loaded.description.signature).toEqual(model.signature);
+    checkInputs(loaded.description.signature, model.samples!);
     const outputs = await loaded.infer(model.samples!);
     expect(Object.keys(outputs)).toEqual(Object.keys(model.expected!));
     for (const [name, expected] of Object.entries(model.expected!)) expectTensor(outputs[name], expected, name);
   } finally {
-    loaded.dispose();
-    await loaded.whenReleased();
+    await loaded.dispose();
   }
 }
 
@@ -81,27 +80,26 @@ describe(OnnxModel.name, () => {
         expect(outputs.output_probability.shape).toEqual([expected.rows.length, IRIS_CLASSES]);
         expected.predict_proba.flat().forEach((p, i) => expect(Math.abs(probabilities[i] - p)).toBeLessThanOrEqual(PROBABILITY_TOLERANCE));
       } finally {
-        model.dispose();
-        await model.whenReleased();
+        await model.dispose();
       }
     });
 
     it('declares the signature skl2onnx gives a classifier without ZipMap, with its metadata', async () => {
       const runtime = new OnnxRuntime({ execution: 'event-loop' });
       const model = await OnnxModel.load(runtime, IRIS_SKLEARN_VERSION);
-      model.dispose();
+      await model.dispose();
 
-      expect(model.format).toBe('onnx');
-      expect(model.signature).toEqual({
+      expect(model.description.format).toBe('onnx');
+      expect(model.description.platform).toBe('onnxruntime_onnx');
+      expect(model.description.signature).toEqual({
         inputs: [{ name: 'float_input', dtype: 'float32', shape: [-1, 4] }],
         outputs: [
           { name: 'output_label', dtype: 'int64', shape: [-1] },
           { name: 'output_probability', dtype: 'float32', shape: [-1, IRIS_CLASSES] },
         ],
       });
-      expect(model.metadata.labels).toEqual(['setosa', 'versicolor', 'virginica']);
-      expect(model.metadata.features).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
-      await model.whenReleased();
+      expect(model.description.metadata.labels).toEqual(['setosa', 'versicolor', 'virginica']);
+      expect(model.description.metadata.features).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
     });
 
     it("refuses skl2onnx's default export, whose ZipMap output is a sequence of maps, saying how to export without it", async () => {
@@ -191,6 +189,7 @@ describe(OnnxModel.name, () => {
         'unsupported-operator': /^ONNX Runtime cannot load model\.onnx: .*No Op registered for NoSuchOperator with domain_version of 17$/,
         'unsupported-opset': /^ONNX Runtime cannot load model\.onnx: ONNX Runtime only \*guarantees\* support .*Opset 99 is under development/,
         'sequence-output': /^output "pieces" is not a tensor but a sequence or a map/,
+        'sequence-input': /^input "pieces" is not a tensor but a sequence or a map, which no protocol can send$/,
       };
 
       it.each(REFUSED_KINDS)('refuses %s with the reason', async (kind) => {
@@ -201,9 +200,9 @@ describe(OnnxModel.name, () => {
       });
     });
 
-    describe('checkInputs', () => {
+    describe('checkInputs on the signature ONNX Runtime gives', () => {
       const runtime = new OnnxRuntime({ execution: 'event-loop' });
-      const row = (width: number): OnnxHostTensor => ({ dtype: 'float32', shape: [1, width], data: new Float32Array(width) });
+      const row = (width: number): HostTensor => ({ dtype: 'float32', shape: [1, width], data: new Float32Array(width) });
       let mlp: OnnxModel;
       let fixed: OnnxModel;
 
@@ -212,37 +211,35 @@ describe(OnnxModel.name, () => {
         fixed = await OnnxModel.load(runtime, built['fixed-batch'].directory);
       });
       afterAll(async () => {
-        mlp.dispose();
-        fixed.dispose();
-        await Promise.all([mlp.whenReleased(), fixed.whenReleased()]);
+        await Promise.all([mlp.dispose(), fixed.dispose()]);
       });
 
       it('accepts a batch of any size along a symbolic first dimension', () => {
-        expect(() => mlp.checkInputs({ x: { dtype: 'float32', shape: [5, 8], data: new Float32Array(40) } })).not.toThrow();
+        expect(() => checkInputs(mlp.description.signature, { x: { dtype: 'float32', shape: [5, 8], data: new Float32Array(40) } })).not.toThrow();
       });
 
       it('refuses a row of the wrong width, naming the input', () => {
-        expect(() => mlp.checkInputs({ x: row(7) })).toThrow(new InvalidInputError('x: has shape [1,7]; the model expects [-1,8] (-1 is any size)'));
+        expect(() => checkInputs(mlp.description.signature, { x: row(7) })).toThrow(new InvalidInputError('x: has shape [1,7]; the model expects [-1,8] (-1 is any size)'));
       });
 
       it('refuses an input of the wrong dtype', () => {
-        const doubles: OnnxHostTensor = { dtype: 'float64', shape: [1, 8], data: new Float64Array(8) };
-        expect(() => mlp.checkInputs({ x: doubles })).toThrow('x: has dtype float64; the model expects float32');
+        const doubles: HostTensor = { dtype: 'float64', shape: [1, 8], data: new Float64Array(8) };
+        expect(() => checkInputs(mlp.description.signature, { x: doubles })).toThrow('x: has dtype float64; the model expects float32');
       });
 
       it('refuses an unknown input and a missing one', () => {
-        expect(() => mlp.checkInputs({ x: row(8), y: row(8) })).toThrow('y: is not an input of this model; inputs are x');
-        expect(() => mlp.checkInputs({})).toThrow('x: is missing');
+        expect(() => checkInputs(mlp.description.signature, { x: row(8), y: row(8) })).toThrow('y: is not an input of this model; inputs are x');
+        expect(() => checkInputs(mlp.description.signature, {})).toThrow('x: is missing');
       });
 
       it('refuses values that do not fill the shape', () => {
-        expect(() => mlp.checkInputs({ x: { dtype: 'float32', shape: [2, 8], data: new Float32Array(8) } })).toThrow(
+        expect(() => checkInputs(mlp.description.signature, { x: { dtype: 'float32', shape: [2, 8], data: new Float32Array(8) } })).toThrow(
           'x: holds 8 values but its shape [2,8] needs 16',
         );
       });
 
       it('refuses a batch of two for a model whose first dimension is fixed at 1', () => {
-        expect(() => fixed.checkInputs({ x: { dtype: 'float32', shape: [2, 4], data: new Float32Array(8) } })).toThrow(
+        expect(() => checkInputs(fixed.description.signature, { x: { dtype: 'float32', shape: [2, 4], data: new Float32Array(8) } })).toThrow(
           'x: has shape [2,4]; the model expects [1,4] (-1 is any size)',
         );
       });
@@ -253,10 +250,10 @@ describe(OnnxModel.name, () => {
       const model = await OnnxModel.load(runtime, built.mlp.directory);
       expect(runtime.openSessions).toBe(1);
 
-      model.dispose();
+      const released = model.dispose();
 
       await expect(model.infer(built.mlp.samples!)).rejects.toThrow(ModelNotReadyError);
-      await model.whenReleased();
+      await released;
       expect(runtime.openSessions).toBe(0);
     });
 
@@ -265,10 +262,10 @@ describe(OnnxModel.name, () => {
       const model = await OnnxModel.load(runtime, built.mlp.directory);
 
       const running = model.infer(built.mlp.samples!);
-      model.dispose();
+      const released = model.dispose();
 
       expectTensor((await running).probs, built.mlp.expected!.probs, 'probs');
-      await model.whenReleased();
+      await released;
       expect(runtime.openSessions).toBe(0);
     });
   });

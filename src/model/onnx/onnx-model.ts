@@ -1,30 +1,35 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LoadedModel } from '../loaded-model';
 import { InvalidInputError, ModelFormatError, ModelNotReadyError } from '../model-errors';
-import { readMetadata } from '../model-loader';
-import type { ElementType, ModelMetadata, ModelSignature, TensorSpec } from '../model-types';
+import { readMetadata } from '../model-metadata';
+import type { ModelMetadata, ModelSignature, NamedTensors, VersionDescription } from '../model-types';
 import type { OnnxRuntime } from './onnx-runtime';
-import { OnnxSession, OnnxSessionError } from './onnx-session';
+import { OnnxRunError, OnnxSession, OnnxSessionError } from './onnx-session';
 import { onnxSignature } from './onnx-signature';
-import type { OnnxHostTensor, OnnxNamedTensors } from './onnx-tensors';
 
 export const MODEL_ONNX = 'model.onnx';
+/** The platform the Open Inference Protocol reports for ONNX models, as Triton names it. */
+export const ONNX_PLATFORM = 'onnxruntime_onnx';
 
 /**
- * One ONNX model version in memory, with the members of LoadedModel (format, signature,
- * metadata, checkInputs, infer, dispose) over every ONNX element type. Its signature comes from
- * the model itself, through ONNX Runtime.
+ * One ONNX model version in memory, on an ONNX Runtime session. Its signature comes from the
+ * model itself, through ONNX Runtime; inputs reach `infer` already checked against it (the
+ * version's queue checks them).
  */
-export class OnnxModel {
-  readonly format = 'onnx' as const;
+export class OnnxModel extends LoadedModel {
+  readonly description: VersionDescription;
   private releasing?: Promise<void>;
 
   private constructor(
     private readonly runtime: OnnxRuntime,
     private readonly session: OnnxSession,
-    readonly signature: ModelSignature<ElementType>,
-    readonly metadata: ModelMetadata,
-  ) {}
+    signature: ModelSignature,
+    metadata: ModelMetadata,
+  ) {
+    super();
+    this.description = { format: 'onnx', platform: ONNX_PLATFORM, signature, metadata };
+  }
 
   /**
    * Loads `model.onnx` (and the optional `metadata.json`) from a version folder. Throws
@@ -45,7 +50,7 @@ export class OnnxModel {
       throw error;
     }
     try {
-      const signature = onnxSignature(session.inputMetadata, session.outputMetadata, { float16Inputs: runtime.float16Inputs });
+      const signature = onnxSignature(session.inputMetadata, session.outputMetadata);
       return new OnnxModel(runtime, session, signature, metadata);
     } catch (error) {
       await runtime.releaseSession(session);
@@ -53,40 +58,29 @@ export class OnnxModel {
     }
   }
 
-  /** Refuses inputs that do not match the signature's names, dtypes and shapes. */
-  checkInputs(inputs: OnnxNamedTensors): void {
-    const expected = new Set(this.signature.inputs.map((spec) => spec.name));
-    for (const name of Object.keys(inputs)) {
-      if (!expected.has(name)) {
-        throw InvalidInputError.at(name, `is not an input of this model; inputs are ${[...expected].join(', ')}`);
-      }
-    }
-    for (const spec of this.signature.inputs) {
-      const tensor = inputs[spec.name];
-      if (!tensor) throw InvalidInputError.at(spec.name, 'is missing');
-      checkTensor(spec, tensor);
-    }
-  }
-
   /** Runs the model on inputs keyed by signature input name; returns every output. */
-  async infer(inputs: OnnxNamedTensors): Promise<OnnxNamedTensors> {
+  async infer(inputs: NamedTensors): Promise<NamedTensors> {
     if (this.releasing) throw new ModelNotReadyError('the ONNX model has been unloaded');
-    const feeds: OnnxNamedTensors = {};
-    for (const spec of this.signature.inputs) feeds[spec.name] = inputs[spec.name];
-    return this.session.run(
-      feeds,
-      this.signature.outputs.map((spec) => spec.name),
-    );
+    const { signature } = this.description;
+    const feeds: NamedTensors = {};
+    for (const spec of signature.inputs) feeds[spec.name] = inputs[spec.name];
+    try {
+      return await this.session.run(
+        feeds,
+        signature.outputs.map((spec) => spec.name),
+      );
+    } catch (error) {
+      // The model ran at warm-up, and these inputs fit its signature: what fails now depends on
+      // their values (an index out of range, shapes its operators cannot combine).
+      if (error instanceof OnnxRunError) throw new InvalidInputError(`the model cannot run on these inputs: ${readableOrtMessage(error.message)}`);
+      throw error;
+    }
   }
 
-  /** Releases the session (its memory and threads); inferences already started finish first. */
-  dispose(): void {
+  /** Releases the session (its memory and threads) once the inferences already started finish. */
+  dispose(): Promise<void> {
     this.releasing ??= this.runtime.releaseSession(this.session);
-  }
-
-  /** Resolves once the session is released, after `dispose`. */
-  whenReleased(): Promise<void> {
-    return this.releasing ?? Promise.reject(new Error('the ONNX model has not been disposed'));
+    return this.releasing;
   }
 }
 
@@ -102,22 +96,6 @@ async function checkFile(path: string): Promise<void> {
   }
   // ONNX Runtime reads an empty file as a model without a graph; say what it is.
   if (size === 0) throw new ModelFormatError(`${MODEL_ONNX} is empty`);
-}
-
-function checkTensor(spec: TensorSpec<ElementType>, tensor: OnnxHostTensor): void {
-  if (tensor.dtype !== spec.dtype) {
-    throw InvalidInputError.at(spec.name, `has dtype ${tensor.dtype}; the model expects ${spec.dtype}`);
-  }
-  const size = tensor.shape.reduce((n, d) => n * d, 1);
-  if (size !== tensor.data.length) {
-    throw InvalidInputError.at(spec.name, `holds ${tensor.data.length} values but its shape [${tensor.shape}] needs ${size}`);
-  }
-  if (spec.shape === null) return;
-  const fits =
-    spec.shape.length === tensor.shape.length && spec.shape.every((dim, i) => dim === -1 || dim === tensor.shape[i]);
-  if (!fits) {
-    throw InvalidInputError.at(spec.name, `has shape [${tensor.shape}]; the model expects [${spec.shape}] (-1 is any size)`);
-  }
 }
 
 const LOAD_PREFIX = /^Load model from .*? failed:/;

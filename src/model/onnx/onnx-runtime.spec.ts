@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/support/single-realm-environment.js
- */
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -76,9 +73,7 @@ describe(OnnxRuntime.name, () => {
         seen.workerLoaded = loaded();
         const inline = await OnnxModel.load(new OnnxRuntime({ execution: 'event-loop' }), 'models/iris-sklearn/1');
         seen.inlineLoaded = loaded();
-        worker.dispose();
-        inline.dispose();
-        await Promise.all([worker.whenReleased(), inline.whenReleased()]);
+        await Promise.all([worker.dispose(), inline.dispose()]);
         console.log(JSON.stringify(seen));
       })();`;
     const output = execFileSync(process.execPath, ['--require', 'ts-node/register/transpile-only', '-e', script], {
@@ -116,9 +111,7 @@ describe(OnnxRuntime.name, () => {
         expect(inline.stallMs).toBeGreaterThanOrEqual(inline.runMs * 0.9);
         expect(worker.stallMs).toBeLessThan(worker.runMs / 2);
       } finally {
-        inlineModel.dispose();
-        workerModel.dispose();
-        await Promise.all([inlineModel.whenReleased(), workerModel.whenReleased()]);
+        await Promise.all([inlineModel.dispose(), workerModel.dispose()]);
       }
     }, 60_000);
 
@@ -126,14 +119,12 @@ describe(OnnxRuntime.name, () => {
       const runtime = new OnnxRuntime({ execution: 'event-loop', intraOpThreads: 3 });
       // ONNX Runtime starts a thread of its own once per process, with the first session.
       const first = await OnnxModel.load(runtime, mlp.directory);
-      first.dispose();
-      await first.whenReleased();
+      await first.dispose();
       const baseline = threadCount();
 
       const models = [await OnnxModel.load(runtime, mlp.directory), await OnnxModel.load(runtime, mlp.directory)];
       const withTwo = threadCount();
-      models.forEach((model) => model.dispose());
-      await Promise.all(models.map((model) => model.whenReleased()));
+      await Promise.all(models.map((model) => model.dispose()));
 
       expect(withTwo - baseline).toBe(2 * (3 - 1));
       expect(threadCount()).toBe(baseline);
@@ -145,16 +136,14 @@ describe(OnnxRuntime.name, () => {
     ] as const)('releases every session and thread over repeated loads and disposals (%s, %i cycles)', async (execution, cycles) => {
       const runtime = new OnnxRuntime({ execution });
       const warm = await OnnxModel.load(runtime, mlp.directory);
-      warm.dispose();
-      await warm.whenReleased();
+      await warm.dispose();
       const baseline = threadCount();
 
       for (let i = 0; i < cycles; i++) {
         const model = await OnnxModel.load(runtime, mlp.directory);
         await model.infer(mlp.samples!);
         expect(runtime.openSessions).toBe(1);
-        model.dispose();
-        await model.whenReleased();
+        await model.dispose();
       }
 
       expect(runtime.openSessions).toBe(0);

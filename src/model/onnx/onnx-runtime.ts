@@ -1,13 +1,7 @@
+import { ONNX_GRAPH_OPTIMIZATION_LEVELS, OnnxExecution, OnnxGraphOptimizationLevel } from '../../config/environment';
 import { InlineOnnxSession, OnnxSession, OnnxSessionError, OnnxSessionOptions, WorkerOnnxSession } from './onnx-session';
 
 type Ort = typeof import('onnxruntime-node');
-
-/** ONNX Runtime's graph optimization levels (`SessionOptions.graphOptimizationLevel`). */
-export const ONNX_GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
-export type OnnxGraphOptimizationLevel = (typeof ONNX_GRAPH_OPTIMIZATION_LEVELS)[number];
-
-/** Where `session.run` runs: a worker thread per model version, or the event loop itself. */
-export type OnnxExecution = 'worker' | 'event-loop';
 
 export interface OnnxRuntimeSettings {
   /**
@@ -71,11 +65,6 @@ export class OnnxRuntime {
   /** Whether this thread has loaded onnxruntime-node. */
   get moduleLoaded(): boolean {
     return this.ort !== undefined;
-  }
-
-  /** See SignatureOptions.float16Inputs. */
-  get float16Inputs(): boolean {
-    return typeof (globalThis as { Float16Array?: unknown }).Float16Array === 'undefined';
   }
 
   sessionOptions(): OnnxSessionOptions {

@@ -3,15 +3,16 @@
  * `run` requests one at a time, and on `release` frees the session and ends.
  */
 import { MessagePort, parentPort, workerData } from 'node:worker_threads';
+import type { NamedTensors } from '../model-types';
 import { InlineOnnxSession, SessionReply, SessionRequest, SessionWorkerData } from './onnx-session';
-import { OnnxNamedTensors, typeTag } from './onnx-tensors';
+import { typeTag } from './onnx-tensors';
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /** The outputs' buffers, each once: handed over to the main thread instead of copied. */
-function buffersOf(outputs: OnnxNamedTensors): ArrayBuffer[] {
+function buffersOf(outputs: NamedTensors): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const { data } of Object.values(outputs)) {
     if (!Array.isArray(data) && typeTag(data.buffer) === '[object ArrayBuffer]') buffers.add(data.buffer as ArrayBuffer);

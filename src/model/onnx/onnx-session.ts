@@ -1,8 +1,9 @@
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
+import type { NamedTensors } from '../model-types';
 import type { OnnxValueMetadata } from './onnx-signature';
-import { fromOrtTensor, OnnxNamedTensors, toOrtTensor } from './onnx-tensors';
+import { fromOrtTensor, toOrtTensor } from './onnx-tensors';
 
 type Ort = typeof import('onnxruntime-node');
 export type OnnxSessionOptions = InferenceSession.SessionOptions;
@@ -13,7 +14,7 @@ export abstract class OnnxSession {
   abstract readonly outputMetadata: readonly OnnxValueMetadata[];
 
   /** Runs the model; returns the named outputs. */
-  abstract run(inputs: OnnxNamedTensors, outputNames: readonly string[]): Promise<OnnxNamedTensors>;
+  abstract run(inputs: NamedTensors, outputNames: readonly string[]): Promise<NamedTensors>;
 
   /** Frees the session's memory and threads; runs already started finish first. */
   abstract release(): Promise<void>;
@@ -29,6 +30,11 @@ export class OnnxSessionError extends Error {
   ) {
     super(message);
   }
+}
+
+/** ONNX Runtime failed to run the model on the inputs it was given (an input-dependent failure: the model ran at warm-up). */
+export class OnnxRunError extends Error {
+  override readonly name = 'OnnxRunError';
 }
 
 function plainMetadata(values: readonly InferenceSession.ValueMetadata[]): OnnxValueMetadata[] {
@@ -67,11 +73,16 @@ export class InlineOnnxSession extends OnnxSession {
     return new InlineOnnxSession(ort, session);
   }
 
-  run(inputs: OnnxNamedTensors, outputNames: readonly string[]): Promise<OnnxNamedTensors> {
+  run(inputs: NamedTensors, outputNames: readonly string[]): Promise<NamedTensors> {
     return this.serialize(async () => {
-      const feeds = Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, toOrtTensor(this.ort, tensor)]));
-      const results = await this.session.run(feeds, outputNames);
-      const outputs: OnnxNamedTensors = {};
+      let results: InferenceSession.ReturnType;
+      try {
+        const feeds = Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, toOrtTensor(this.ort, tensor)]));
+        results = await this.session.run(feeds, outputNames);
+      } catch (error) {
+        throw new OnnxRunError((error as Error).message);
+      }
+      const outputs: NamedTensors = {};
       for (const name of outputNames) outputs[name] = fromOrtTensor(results[name]);
       return outputs;
     });
@@ -95,12 +106,12 @@ export interface SessionWorkerData {
   options: OnnxSessionOptions;
 }
 
-export type SessionRequest = { kind: 'run'; id: number; inputs: OnnxNamedTensors; outputNames: readonly string[] } | { kind: 'release' };
+export type SessionRequest = { kind: 'run'; id: number; inputs: NamedTensors; outputNames: readonly string[] } | { kind: 'release' };
 
 export type SessionReply =
   | { kind: 'ready'; inputs: OnnxValueMetadata[]; outputs: OnnxValueMetadata[] }
   | { kind: 'failed'; stage: 'runtime' | 'model'; message: string }
-  | { kind: 'ran'; id: number; outputs: OnnxNamedTensors }
+  | { kind: 'ran'; id: number; outputs: NamedTensors }
   | { kind: 'run-failed'; id: number; message: string };
 
 /**
@@ -114,7 +125,7 @@ function workerEntry(): { filename: string; execArgv?: string[] } {
 }
 
 interface PendingRun {
-  resolve: (outputs: OnnxNamedTensors) => void;
+  resolve: (outputs: NamedTensors) => void;
   reject: (error: Error) => void;
 }
 
@@ -177,7 +188,7 @@ export class WorkerOnnxSession extends OnnxSession {
     });
   }
 
-  run(inputs: OnnxNamedTensors, outputNames: readonly string[]): Promise<OnnxNamedTensors> {
+  run(inputs: NamedTensors, outputNames: readonly string[]): Promise<NamedTensors> {
     if (this.ended) return Promise.reject(this.ended);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -201,7 +212,7 @@ export class WorkerOnnxSession extends OnnxSession {
     if (!run) return;
     this.pending.delete(reply.id);
     if (reply.kind === 'ran') run.resolve(reply.outputs);
-    else run.reject(new Error(reply.message));
+    else run.reject(new OnnxRunError(reply.message));
   }
 
   private end(error: Error): void {

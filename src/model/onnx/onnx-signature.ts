@@ -1,5 +1,5 @@
 import { ModelFormatError } from '../model-errors';
-import type { ElementType, ModelSignature, TensorSpec } from '../model-types';
+import type { ModelSignature, TensorDType, TensorSpec } from '../model-types';
 import { isOnnxElementType } from './onnx-tensors';
 
 /**
@@ -18,14 +18,6 @@ export interface OnnxValueMetadata {
   shape?: readonly (number | string)[];
 }
 
-export interface SignatureOptions {
-  /**
-   * Whether float16 inputs can be fed. onnxruntime-node 1.30 fails every float16 input on a
-   * Node.js that has Float16Array (23 and later) ("not enough space: expected N, got 0";
-   * microsoft/onnxruntime#32323); `node --no-js-float16array` avoids it.
-   */
-  float16Inputs: boolean;
-}
 
 /** How to export a scikit-learn classifier so that its probabilities are a tensor. */
 export const ZIPMAP_ADVICE =
@@ -40,24 +32,23 @@ export const ZIPMAP_ADVICE =
 export function onnxSignature(
   inputs: readonly OnnxValueMetadata[],
   outputs: readonly OnnxValueMetadata[],
-  options: SignatureOptions,
-): ModelSignature<ElementType> {
+): ModelSignature {
   const problems: string[] = [];
-  const specs = (values: readonly OnnxValueMetadata[], role: 'input' | 'output'): TensorSpec<ElementType>[] =>
+  const specs = (values: readonly OnnxValueMetadata[], role: 'input' | 'output'): TensorSpec[] =>
     values.flatMap((value) => {
-      const problem = problemOf(value, role, options);
+      const problem = problemOf(value, role);
       if (problem) {
         problems.push(problem);
         return [];
       }
-      return [{ name: value.name, dtype: value.type as ElementType, shape: shapeOf(value.shape ?? []) }];
+      return [{ name: value.name, dtype: value.type as TensorDType, shape: shapeOf(value.shape ?? []) }];
     });
   const signature = { inputs: specs(inputs, 'input'), outputs: specs(outputs, 'output') };
   if (problems.length > 0) throw new ModelFormatError(problems.join('; '));
   return signature;
 }
 
-function problemOf(value: OnnxValueMetadata, role: 'input' | 'output', options: SignatureOptions): string | undefined {
+function problemOf(value: OnnxValueMetadata, role: 'input' | 'output'): string | undefined {
   const subject = `${role} "${value.name}"`;
   if (!value.isTensor) {
     if (role === 'output') {
@@ -70,12 +61,6 @@ function problemOf(value: OnnxValueMetadata, role: 'input' | 'output', options: 
   }
   const type = value.type ?? 'unknown';
   if (!isOnnxElementType(type)) return `${subject} has element type ${type}, which the service cannot exchange`;
-  if (role === 'input' && type === 'float16' && !options.float16Inputs) {
-    return (
-      `${subject} is float16, which onnxruntime-node 1.30 cannot take on a Node.js with Float16Array ` +
-      '(23 and later); run node with --no-js-float16array, or export the model with float32 inputs'
-    );
-  }
   return undefined;
 }
 

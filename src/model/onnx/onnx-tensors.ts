@@ -1,11 +1,7 @@
 import type { Tensor } from 'onnxruntime-node';
-import type { ElementData, ElementType, HostTensor } from '../model-types';
+import type { HostTensor, TensorData, TensorDType } from '../model-types';
 
 type Ort = typeof import('onnxruntime-node');
-
-/** A host tensor of any element type an ONNX model takes or gives. */
-export type OnnxHostTensor = HostTensor<ElementType, ElementData>;
-export type OnnxNamedTensors = Record<string, OnnxHostTensor>;
 
 /**
  * ONNX Runtime's element type names the service exchanges. They are the service's own names,
@@ -13,7 +9,7 @@ export type OnnxNamedTensors = Record<string, OnnxHostTensor>;
  * float16 as Uint16Array bit patterns, int64/uint64 as BigInt arrays, bool as Uint8Array 0/1.
  * Left out: complex64 (no ONNX Runtime tensor type) and int4/uint4 (packed two to a byte).
  */
-export const ONNX_ELEMENT_TYPES: ReadonlySet<string> = new Set<ElementType>([
+export const ONNX_ELEMENT_TYPES: ReadonlySet<string> = new Set<TensorDType>([
   'float16',
   'float32',
   'float64',
@@ -29,21 +25,29 @@ export const ONNX_ELEMENT_TYPES: ReadonlySet<string> = new Set<ElementType>([
   'string',
 ]);
 
-export function isOnnxElementType(type: string): type is ElementType {
+export function isOnnxElementType(type: string): type is TensorDType {
   return ONNX_ELEMENT_TYPES.has(type);
 }
 
 /** An ONNX Runtime tensor over the host tensor's values (no copy for typed arrays). */
-export function toOrtTensor(ort: Ort, tensor: OnnxHostTensor): Tensor {
-  return new ort.Tensor(tensor.dtype as Tensor.Type, tensor.data, tensor.shape);
+export function toOrtTensor(ort: Ort, tensor: HostTensor): Tensor {
+  const made = new ort.Tensor(tensor.dtype as Tensor.Type, tensor.data, tensor.shape);
+  if (tensor.dtype === 'float16' && typeTag(made.data) !== '[object Uint16Array]') {
+    // Where the JavaScript engine has Float16Array (Node 23+), the Tensor wraps the bits in one,
+    // which onnxruntime-node 1.30's native side reads as empty ("not enough space: expected N,
+    // got 0"; microsoft/onnxruntime#32323). It reads `data`, so that is given the bits as the
+    // Uint16Array it takes for float16.
+    Object.defineProperty(made, 'data', { value: tensor.data, enumerable: true });
+  }
+  return made;
 }
 
 /** A host tensor from an ONNX Runtime output. */
-export function fromOrtTensor(tensor: Tensor): OnnxHostTensor {
+export function fromOrtTensor(tensor: Tensor): HostTensor {
   if (!isOnnxElementType(tensor.type)) {
     throw new Error(`ONNX Runtime gave a tensor of element type ${tensor.type}, which the service cannot carry`);
   }
-  let data = tensor.data as ElementData;
+  let data = tensor.data as TensorData;
   if (tensor.type === 'float16' && typeTag(data) !== '[object Uint16Array]') {
     // Where the JavaScript engine has Float16Array (Node 23+), ONNX Runtime returns one: keep
     // the bit patterns, as everywhere else.

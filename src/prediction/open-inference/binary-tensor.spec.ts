@@ -5,7 +5,7 @@
  */
 import { InvalidInputError } from '../../model/model-errors';
 import type { TensorSpec } from '../../model/model-types';
-import { binaryDataSize, binaryHostTensor, booleanParameter, encodeBinary, halfToFloat } from './binary-tensor';
+import { binaryDataSize, binaryHostTensor, booleanParameter, encodeBinary } from './binary-tensor';
 import type { V2Datatype } from './datatypes';
 
 const INT32_RANGE = [-(2 ** 31), 2 ** 31 - 1] as const;
@@ -51,75 +51,6 @@ function misaligned(data: Buffer): Buffer {
   data.copy(backing, 1);
   return backing.subarray(1, 1 + data.length);
 }
-
-/**
- * Half-precision bits to a number by another route than the code under test: rebuild the
- * float32 bit pattern (normalising subnormals by shifting) and read it back with DataView.
- */
-function referenceHalf(half: number): number {
-  const sign = (half & 0x8000) << 16;
-  let exponent = (half >> 10) & 0x1f;
-  let mantissa = half & 0x3ff;
-  let bits: number;
-  if (exponent === 0 && mantissa === 0) {
-    bits = sign;
-  } else if (exponent === 0) {
-    exponent = 127 - 15 + 1;
-    while ((mantissa & 0x400) === 0) {
-      mantissa <<= 1;
-      exponent--;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
-  } else if (exponent === 0x1f) {
-    bits = sign | 0x7f800000 | (mantissa << 13);
-  } else {
-    bits = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
-  }
-  const view = new DataView(new ArrayBuffer(4));
-  view.setUint32(0, bits >>> 0);
-  return view.getFloat32(0);
-}
-
-describe(halfToFloat.name, () => {
-  it.each([
-    ['one', 0x3c00, 1],
-    ['two', 0x4000, 2],
-    ['minus two', 0xc000, -2],
-    ['one and a half', 0x3e00, 1.5],
-    ['a third, rounded to 10 fraction bits: (1 + 0x155/1024) / 4', 0x3555, 1365 / 4096],
-    ['the largest half, (2 - 1/1024) * 2^15', 0x7bff, 65504],
-    ['the most negative half', 0xfbff, -65504],
-    ['the smallest normal, 2^-14', 0x0400, 2 ** -14],
-    ['the smallest subnormal, 2^-24', 0x0001, 2 ** -24],
-    ['the largest subnormal, 1023 * 2^-24', 0x03ff, 1023 * 2 ** -24],
-    ['a negative subnormal, -512 * 2^-24', 0x8200, -(2 ** -15)],
-    ['+Infinity', 0x7c00, Infinity],
-    ['-Infinity', 0xfc00, -Infinity],
-  ])('reads %s', (_name, bits, expected) => {
-    expect(halfToFloat(bits)).toBe(expected);
-  });
-
-  it('reads 0x0000 as +0 and 0x8000 as -0', () => {
-    expect(Object.is(halfToFloat(0x0000), 0)).toBe(true);
-    expect(Object.is(halfToFloat(0x8000), -0)).toBe(true);
-  });
-
-  it.each([0x7c01, 0x7e00, 0x7fff, 0xfc01, 0xfe00, 0xffff])('reads bits %d, an exponent of all ones with a fraction, as NaN', (bits) => {
-    expect(halfToFloat(bits)).toBeNaN();
-  });
-
-  it('agrees with a float32 bit-pattern conversion on all 65536 half values', () => {
-    const disagreements: string[] = [];
-    for (let bits = 0; bits <= 0xffff; bits++) {
-      const expected = referenceHalf(bits);
-      const actual = halfToFloat(bits);
-      if (!Object.is(actual, expected) && !(Number.isNaN(actual) && Number.isNaN(expected))) {
-        disagreements.push(`0x${bits.toString(16)}: ${actual} != ${expected}`);
-      }
-    }
-    expect(disagreements.slice(0, 10)).toEqual([]);
-  });
-});
 
 describe(binaryDataSize.name, () => {
   it('is undefined without parameters or without binary_data_size', () => {
@@ -202,13 +133,13 @@ describe(binaryHostTensor.name, () => {
     expect(tensor.dtype).toBe(c.spec.dtype);
     expect(tensor.shape).toEqual(SHAPE);
     expect(tensor.data.constructor).toBe(c.expected.constructor);
-    expect(Array.from(tensor.data)).toEqual(Array.from(c.expected));
+    expect(Array.from(tensor.data as ArrayLike<number>)).toEqual(Array.from(c.expected));
   });
 
   it.each(cases)('decodes %s bytes that start at an odd offset of their buffer', (_name, c) => {
     const tensor = binaryHostTensor(c.spec, SHAPE, c.datatype, misaligned(c.data), 'inputs[0]', c.range);
 
-    expect(Array.from(tensor.data)).toEqual(Array.from(c.expected));
+    expect(Array.from(tensor.data as ArrayLike<number>)).toEqual(Array.from(c.expected));
   });
 
   it('reads FP32 bytes in row-major order for a two-row shape', () => {
@@ -216,7 +147,7 @@ describe(binaryHostTensor.name, () => {
 
     const tensor = binaryHostTensor(FLOAT_SPEC, [2, 4], 'FP32', le.f32(values), 'inputs[0]', INT32_RANGE);
 
-    expect(Array.from(tensor.data)).toEqual(values);
+    expect(Array.from(tensor.data as ArrayLike<number>)).toEqual(values);
   });
 
   it('takes no bytes for an empty shape', () => {
@@ -263,7 +194,7 @@ describe(binaryHostTensor.name, () => {
   it.each([
     ['INT64 2^40 for an int32 input', 'INT64', le.i64([1n, 2n, 2n ** 40n, 4n]), INT32_RANGE, 2, String(2 ** 40)],
     ['INT64 -2^31 - 1', 'INT64', le.i64([-(2n ** 31n) - 1n, 2n, 3n, 4n]), INT32_RANGE, 0, String(-(2 ** 31) - 1)],
-    ['INT64 2^63 - 1, past 2^53', 'INT64', le.i64([1n, 2n ** 63n - 1n, 3n, 4n]), INT32_RANGE, 1, '9223372036854776000'],
+    ['INT64 2^63 - 1, past 2^53 (named exactly)', 'INT64', le.i64([1n, 2n ** 63n - 1n, 3n, 4n]), INT32_RANGE, 1, '9223372036854775807'],
     ['UINT64 2^32', 'UINT64', le.u64([1n, 2n, 3n, 2n ** 32n]), [0, 2 ** 31 - 1], 3, String(2 ** 32)],
     ['UINT32 2^31', 'UINT32', le.u32([2 ** 31, 2, 3, 4]), [0, 2 ** 31 - 1], 0, String(2 ** 31)],
     ['UINT32 2^32 - 1', 'UINT32', le.u32([1, 2 ** 32 - 1, 3, 4]), [0, 2 ** 31 - 1], 1, String(2 ** 32 - 1)],
@@ -281,7 +212,7 @@ describe(binaryHostTensor.name, () => {
   it('takes UINT8 255 where the range is [0, 255]', () => {
     const tensor = binaryHostTensor(INT_SPEC, SHAPE, 'UINT8', le.u8([255, 255, 0, 1]), 'inputs[0]', [0, 255]);
 
-    expect(Array.from(tensor.data)).toEqual([255, 255, 0, 1]);
+    expect(Array.from(tensor.data as ArrayLike<number>)).toEqual([255, 255, 0, 1]);
   });
 
   it.each([2, 255])('refuses a BOOL byte of %d, naming the element', (byte) => {
@@ -290,13 +221,13 @@ describe(binaryHostTensor.name, () => {
     expect(error.message).toMatch(/^inputs\[0\]\.data\[2\]: must be a boolean/);
   });
 
-  it('refuses BYTES, which has no fixed-size binary form', () => {
+  it('refuses BYTES for a float input', () => {
     const error = thrown(() => binaryHostTensor(FLOAT_SPEC, SHAPE, 'BYTES', Buffer.alloc(16), 'inputs[0]', INT32_RANGE));
 
     expect(error.message).toMatch(/^inputs\[0\]: BYTES data cannot feed input "x"/);
   });
 
-  it('refuses an input of a dtype that binary data cannot feed (string)', () => {
+  it('refuses an input of a dtype that binary data of another kind cannot feed (UINT8 for a string)', () => {
     const spec: TensorSpec = { name: 'text', dtype: 'string', shape: [-1, 4] };
 
     const error = thrown(() => binaryHostTensor(spec, SHAPE, 'UINT8', Buffer.alloc(4), 'inputs[0]', [0, 255]));
@@ -310,11 +241,79 @@ describe(binaryHostTensor.name, () => {
 
     body.fill(0);
 
-    expect(Array.from(tensor.data)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(tensor.data as ArrayLike<number>)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe(`${binaryHostTensor.name} for the dtypes of ONNX models`, () => {
+  const spec = (dtype: TensorSpec['dtype']): TensorSpec => ({ name: 'v', dtype, shape: [-1] });
+
+  /** BYTES elements as Triton writes them: a 4-byte little-endian length, then the bytes. */
+  function lengthPrefixed(...elements: Buffer[]): Buffer {
+    return Buffer.concat(elements.flatMap((e) => [le.u32([e.length]), e]));
+  }
+
+  it.each<[string, TensorSpec['dtype'], V2Datatype, Buffer, unknown[]]>([
+    ['INT64 past 2^53, exactly', 'int64', 'INT64', le.i64([-(2n ** 63n), 2n ** 53n + 1n]), [-(2n ** 63n), 2n ** 53n + 1n]],
+    ['UINT64 up to 2^64 - 1, exactly', 'uint64', 'UINT64', le.u64([0n, 2n ** 64n - 1n]), [0n, 2n ** 64n - 1n]],
+    ['INT8 into an int64 input', 'int64', 'INT8', le.i8([-128, 127]), [-128n, 127n]],
+    ['UINT32 into a uint32 input', 'uint32', 'UINT32', le.u32([0, 2 ** 32 - 1]), [0, 2 ** 32 - 1]],
+    ['FP64 into a float64 input, unrounded', 'float64', 'FP64', le.f64([0.1, -1e300]), [0.1, -1e300]],
+    // FP16 bits stay the bits: 0x3555 is 1365/4096, 0x0001 the smallest subnormal.
+    ['FP16 into a float16 input', 'float16', 'FP16', le.u16([0x3555, 0x0001]), [0x3555, 0x0001]],
+    // 1.5 and -2.25 are halves exactly: 0x3e00, 0xc080.
+    ['FP32 into a float16 input', 'float16', 'FP32', le.f32([1.5, -2.25]), [0x3e00, 0xc080]],
+    ['BYTES into a string input, UTF-8', 'string', 'BYTES', lengthPrefixed(Buffer.from('setosa'), Buffer.alloc(0), Buffer.from('été ✓')), ['setosa', '', 'été ✓']],
+  ])('decodes %s', (_case, dtype, datatype, data, expected) => {
+    const tensor = binaryHostTensor(spec(dtype), [expected.length], datatype, misaligned(data), 'inputs[0]', undefined);
+
+    expect(tensor.dtype).toBe(dtype);
+    expect(Array.from(tensor.data as ArrayLike<unknown>)).toEqual(expected);
+  });
+
+  it('refuses UINT64 past 2^63 - 1 for an int64 input, naming the value exactly', () => {
+    const error = thrown(() => binaryHostTensor(spec('int64'), [1], 'UINT64', le.u64([2n ** 63n]), 'inputs[0]', [0n, 2n ** 64n - 1n]));
+
+    expect(error.message).toBe('inputs[0].data[0]: must be within [0, 9223372036854775807], got 9223372036854775808');
+  });
+
+  it.each([
+    ['a length prefix cut short', Buffer.concat([le.u32([1]), Buffer.from('a'), Buffer.from([2, 0])]), /end before element 1 of 2/],
+    ['an element longer than the bytes left', Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([9]), Buffer.from('bc')]), /end inside element 1, whose length prefix says 9 bytes/],
+    ['bytes left after the elements', Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([1]), Buffer.from('b'), Buffer.from('!')]), /but the 2 BYTES elements of the shape take 10/],
+  ])('refuses BYTES data with %s, naming binary_data_size', (_case, data, message) => {
+    const error = thrown(() => binaryHostTensor(spec('string'), [2], 'BYTES', data, 'inputs[0]', undefined));
+
+    expect(error.problems[0].path).toBe('inputs[0].parameters.binary_data_size');
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a BYTES element that is not UTF-8, naming it', () => {
+    const data = Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([2]), Buffer.from([0xc3, 0x28])]);
+
+    const error = thrown(() => binaryHostTensor(spec('string'), [2], 'BYTES', data, 'inputs[0]', undefined));
+
+    expect(error.message).toBe('inputs[0].data[1]: is not valid UTF-8: string inputs take text');
   });
 });
 
 describe(encodeBinary.name, () => {
+  it('writes strings as BYTES: each a 4-byte little-endian length, then its UTF-8 bytes', () => {
+    const encoded = encodeBinary(['ab', '', 'é']);
+
+    expect([...encoded]).toEqual([2, 0, 0, 0, 0x61, 0x62, 0, 0, 0, 0, 2, 0, 0, 0, 0xc3, 0xa9]);
+  });
+
+  it('writes 64-bit integers and doubles as 8 little-endian bytes each', () => {
+    expect(Buffer.compare(encodeBinary(BigInt64Array.of(-1n, 2n ** 62n)), le.i64([-1n, 2n ** 62n]))).toBe(0);
+    expect(Buffer.compare(encodeBinary(BigUint64Array.of(2n ** 64n - 1n)), le.u64([2n ** 64n - 1n]))).toBe(0);
+    expect(Buffer.compare(encodeBinary(Float64Array.of(0.1, -3)), le.f64([0.1, -3]))).toBe(0);
+  });
+
+  it('writes float16 as its bits, 2 little-endian bytes each', () => {
+    expect(Buffer.compare(encodeBinary(Uint16Array.of(0x3c00, 0xc000)), le.u16([0x3c00, 0xc000]))).toBe(0);
+  });
+
   it('writes FP32 values as little-endian float32, 4 bytes each', () => {
     const values = [1.5, -2.25, 3.4e38, 1e-45, -0];
 

@@ -36,7 +36,10 @@ const INFER_DESCRIPTION =
   'Binary tensor data extension: send the JSON below followed by the inputs\' raw bytes (little-endian, row-major), ' +
   'with an `Inference-Header-Content-Length` header giving the JSON\'s byte length and `parameters.binary_data_size` ' +
   'on each input sent that way; ask for outputs in binary form with `parameters.binary_data: true` on an output, or ' +
-  '`parameters.binary_data_output: true` on the request. The response then carries the same header.';
+  '`parameters.binary_data_output: true` on the request. The response then carries the same header.\n\n' +
+  'Any float datatype feeds a float input and any integer datatype an integer one, each value checked within the input\'s type. ' +
+  'INT64 and UINT64 values travel as JSON numbers within ±(2^53 - 1), and beyond it only in binary form. BYTES elements are ' +
+  'strings in JSON, and in binary form each a 4-byte little-endian length followed by its UTF-8 bytes.';
 
 /**
  * The Open Inference Protocol's REST API (KServe V2, as Triton and MLServer serve it), with

@@ -82,8 +82,8 @@ describe(decodeInferRequest.name, () => {
       DESCRIPTION,
     );
 
-    expect(Array.from(decoded.inputs.a.data)).toEqual([1, 2]);
-    expect(Array.from(decoded.inputs.counts.data)).toEqual([7, 8]);
+    expect(Array.from(decoded.inputs.a.data as ArrayLike<number>)).toEqual([1, 2]);
+    expect(Array.from(decoded.inputs.counts.data as ArrayLike<number>)).toEqual([7, 8]);
   });
 
   it('asks for outputs by name, each in binary form or not, by default as the request says', () => {
@@ -147,6 +147,66 @@ describe(encodeInferResponse.name, () => {
       { name: 'flags', shape: [1, 2], datatype: 'BOOL', data: [true, false] },
     ]);
     expect(Buffer.compare(body.subarray(headerLength), f32(0.5, -2))).toBe(0);
+  });
+});
+
+describe(`${decodeInferRequest.name} and ${encodeInferResponse.name} for the dtypes of ONNX models`, () => {
+  const ONNX: VersionDescription = {
+    format: 'onnx',
+    platform: 'onnxruntime_onnx',
+    metadata: {},
+    signature: {
+      inputs: [
+        { name: 'words', dtype: 'string', shape: [-1] },
+        { name: 'ids', dtype: 'int64', shape: [-1] },
+        { name: 'small', dtype: 'uint8', shape: [-1] },
+      ],
+      outputs: [{ name: 'y', dtype: 'float64', shape: [-1] }],
+    },
+  };
+
+  it('takes BYTES as strings, and any integer datatype for an integer input, within its range', () => {
+    const decoded = decodeInferRequest(
+      request({
+        inputs: [
+          { name: 'words', shape: [2], datatype: 'BYTES', data: ['a', 'ß'] },
+          { name: 'ids', shape: [2], datatype: 'INT32', data: [-5, 7] },
+          { name: 'small', shape: [2], datatype: 'INT64', data: [0, 255] },
+        ],
+      }),
+      null,
+      'onnx',
+      ONNX,
+    );
+
+    expect(decoded.inputs.words).toEqual({ dtype: 'string', shape: [2], data: ['a', 'ß'] });
+    expect(decoded.inputs.ids).toEqual({ dtype: 'int64', shape: [2], data: BigInt64Array.of(-5n, 7n) });
+    expect(decoded.inputs.small).toEqual({ dtype: 'uint8', shape: [2], data: Uint8Array.of(0, 255) });
+  });
+
+  it.each<[string, InferRequestDto['inputs'][0], string, RegExp]>([
+    ['FP32 for a string input', { name: 'words', shape: [1], datatype: 'FP32', data: [1] }, 'inputs[0].datatype', /^inputs\[0\]\.datatype: FP32 cannot feed input "words", which takes BYTES$/],
+    ['BOOL for an integer input', { name: 'ids', shape: [1], datatype: 'BOOL', data: [true] }, 'inputs[0].datatype', /which takes INT64 \(or INT32, INT16, INT8, UINT8, UINT16, UINT32, UINT64\)$/],
+    ['a value past the input\'s type', { name: 'small', shape: [1], datatype: 'INT64', data: [256] }, 'inputs[0].data[0]', /must be within \[0, 255\], got 256$/],
+  ])('refuses %s', (_case, input, path, message) => {
+    const error = refusal(() => decodeInferRequest(request({ inputs: [input] }), null, 'onnx', ONNX));
+
+    expect(error.problems[0].path).toBe(path);
+    expect(error.message).toMatch(message);
+  });
+
+  it('reports each datatype in the model metadata', () => {
+    expect(encodeModelMetadata('onnx', [1], ONNX).inputs.map((t) => t.datatype)).toEqual(['BYTES', 'INT64', 'UINT8']);
+  });
+
+  it('answers strings as BYTES: JSON strings, or length-prefixed UTF-8 in binary form', () => {
+    const outputs: NamedTensors = { echo: { dtype: 'string', shape: [2], data: ['ab', 'é'] } };
+
+    const json = encodeInferResponse(outputs, () => false, { model: 'm', version: 1 }) as { outputs: unknown[] };
+    const binary = encodeInferResponse(outputs, () => true, { model: 'm', version: 1 }) as BinaryInferResponse;
+
+    expect(json.outputs).toEqual([{ name: 'echo', shape: [2], datatype: 'BYTES', data: ['ab', 'é'] }]);
+    expect([...binary.body.subarray(binary.headerLength)]).toEqual([2, 0, 0, 0, 0x61, 0x62, 2, 0, 0, 0, 0xc3, 0xa9]);
   });
 });
 

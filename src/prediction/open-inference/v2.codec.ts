@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../../model/model-errors';
 import type { NamedTensors, TensorSpec, VersionDescription } from '../../model/model-types';
 import { findTensor, tensorNames } from '../../model/signature';
-import { flattenData, hostTensor, toFlat } from '../tensor-codec';
+import { flattenData, hostTensor, jsonValues } from '../tensor-codec';
 import { binaryDataSize, binaryHostTensor, booleanParameter, encodeBinary } from './binary-tensor';
 import { datatypeOf, datatypesFeeding, integerRangeOf, V2Datatype } from './datatypes';
 import type { InferRequestDto, InferResponseDto, InferResponseOutputDto } from './dto/infer-request.dto';
@@ -101,7 +101,7 @@ function checkDatatype(spec: TensorSpec, datatype: V2Datatype, path: string): V2
 
 /**
  * The response: every output as JSON, or, when any is asked for in binary form, the JSON header
- * followed by those outputs' little-endian bytes in order.
+ * followed by those outputs' little-endian bytes in order (BYTES: each element length-prefixed).
  */
 export function encodeInferResponse(
   outputs: NamedTensors,
@@ -115,7 +115,7 @@ export function encodeInferResponse(
     ...(answer.id !== undefined ? { id: answer.id } : {}),
     outputs: Object.entries(outputs).map(([name, tensor]): InferResponseOutputDto => {
       const described = { name, shape: tensor.shape, datatype: datatypeOf(tensor.dtype) };
-      if (!binary(name)) return { ...described, data: toFlat(tensor) };
+      if (!binary(name)) return { ...described, data: jsonValues(tensor, name) };
       const bytes = encodeBinary(tensor.data);
       chunks.push(bytes);
       return { ...described, parameters: { binary_data_size: bytes.length } };

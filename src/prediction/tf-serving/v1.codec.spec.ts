@@ -49,7 +49,7 @@ describe(decodePredict.name, () => {
   it('stacks row-format instances keyed by input name, an alias too', () => {
     const decoded = decodePredict(predict({ instances: [{ 'x:0': [1, 2] }, { x: [3, 4] }] }), ONE_INPUT);
 
-    expect(Array.from(decoded.inputs.x.data)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(decoded.inputs.x.data as ArrayLike<number>)).toEqual([1, 2, 3, 4]);
   });
 
   it('takes the columnar format, for one input or keyed by name for several', () => {
@@ -57,7 +57,7 @@ describe(decodePredict.name, () => {
     const two = decodePredict(predict({ inputs: { a: [[1, 2]], b: [[7]] } }), TWO_INPUTS);
 
     expect(one).toMatchObject({ format: 'columnar' });
-    expect(Array.from(one.inputs.x.data)).toEqual([1, 2]);
+    expect(Array.from(one.inputs.x.data as ArrayLike<number>)).toEqual([1, 2]);
     expect(two.inputs.b).toEqual({ dtype: 'int32', shape: [1, 1], data: Int32Array.of(7) });
   });
 
@@ -88,6 +88,45 @@ describe(encodePredict.name, () => {
 
     expect(encodePredict(outputs, { inputs: {}, format: 'columnar', rows: 0 })).toEqual({ outputs: [[0.5, 1], [2, 4]] });
     expect(encodePredict(two, { inputs: {}, format: 'columnar', rows: 0 })).toEqual({ outputs: { y: [[0.5, 1], [2, 4]], z: [false, true] } });
+  });
+});
+
+describe(`${encodePredict.name} and ${decodePredict.name} for the dtypes of ONNX models`, () => {
+  it('answers int64, string and float16 outputs as JSON numbers and strings', () => {
+    const outputs: NamedTensors = {
+      ids: { dtype: 'int64', shape: [2], data: BigInt64Array.of(-3n, 2n ** 40n) },
+      words: { dtype: 'string', shape: [2], data: ['setosa', 'été'] },
+      // 0x3c00 = 1, 0xc100 = -2.5.
+      half: { dtype: 'float16', shape: [2], data: Uint16Array.of(0x3c00, 0xc100) },
+    };
+
+    expect(encodePredict(outputs, { inputs: {}, format: 'row', rows: 2 })).toEqual({
+      predictions: [
+        { ids: -3, words: 'setosa', half: 1 },
+        { ids: 2 ** 40, words: 'été', half: -2.5 },
+      ],
+    });
+  });
+
+  it('refuses, naming the output and the way, an int64 output past what a JSON number carries', () => {
+    const outputs: NamedTensors = { ids: { dtype: 'int64', shape: [1], data: BigInt64Array.of(2n ** 60n) } };
+
+    expect(() => encodePredict(outputs, { inputs: {}, format: 'row', rows: 1 })).toThrow(/^output "ids" holds 1152921504606846976, beyond ±9007199254740991/);
+  });
+
+  it('decodes string and float64 inputs from JSON, row and columnar', () => {
+    const model = description([
+      { name: 'words', dtype: 'string', shape: [-1] },
+      { name: 'weights', dtype: 'float64', shape: [-1, 2] },
+    ]);
+
+    const rows = decodePredict(predict({ instances: [{ words: 'a', weights: [0.1, 2] }, { words: 'b', weights: [3, 4] }] }), model);
+    const columns = decodePredict(predict({ inputs: { words: ['a', 'b'], weights: [[0.1, 2], [3, 4]] } }), model);
+
+    for (const decoded of [rows, columns]) {
+      expect(decoded.inputs.words).toEqual({ dtype: 'string', shape: [2], data: ['a', 'b'] });
+      expect(decoded.inputs.weights).toEqual({ dtype: 'float64', shape: [2, 2], data: Float64Array.of(0.1, 2, 3, 4) });
+    }
   });
 });
 
@@ -131,5 +170,24 @@ describe('status and metadata', () => {
       tensor_shape: { dim: [{ size: '-1', name: '' }, { size: '2', name: '' }], unknown_rank: false },
       name: 'x',
     });
+  });
+
+  it.each([
+    ['float16', 'DT_HALF'],
+    ['float64', 'DT_DOUBLE'],
+    ['int8', 'DT_INT8'],
+    ['int16', 'DT_INT16'],
+    ['int64', 'DT_INT64'],
+    ['uint8', 'DT_UINT8'],
+    ['uint16', 'DT_UINT16'],
+    ['uint32', 'DT_UINT32'],
+    ['uint64', 'DT_UINT64'],
+    ['string', 'DT_STRING'],
+  ] as const)('names a %s tensor %s, as TensorFlow does', (dtype, tfDtype) => {
+    const metadata = encodeMetadata('m', 1, description([{ name: 'x', dtype, shape: [-1] }])) as {
+      metadata: { signature_def: { signature_def: Record<string, { inputs: Record<string, { dtype: string }> }> } };
+    };
+
+    expect(metadata.metadata.signature_def.signature_def.serving_default.inputs.x.dtype).toBe(tfDtype);
   });
 });

@@ -3,7 +3,7 @@ import { ModelState, ModelVersionStatus } from '../../model/model-status';
 import type { HostTensor, NamedTensors, TensorDType, TensorSpec, VersionDescription } from '../../model/model-types';
 import { findTensor, tensorNames } from '../../model/signature';
 import { numberProblem } from '../feature-rows';
-import { flattenNested, hostTensor, toNested } from '../tensor-codec';
+import { flattenNested, hostTensor, JsonScalar, jsonValues, toNested } from '../tensor-codec';
 import type { ClassifyRequestDto, PredictRequestDto } from './dto/tf-serving-request.dto';
 
 /** The only signature a served model has; TF Serving's clients name it or leave it empty. */
@@ -11,9 +11,19 @@ export const DEFAULT_SIGNATURE = 'serving_default';
 
 const CALL = /^(.+):(predict|classify|regress)$/;
 
+/** TensorFlow's names of the dtypes (types.proto), as TF Serving's metadata gives them. */
 const TF_DTYPES: Record<TensorDType, string> = {
+  float16: 'DT_HALF',
   float32: 'DT_FLOAT',
+  float64: 'DT_DOUBLE',
+  int8: 'DT_INT8',
+  int16: 'DT_INT16',
   int32: 'DT_INT32',
+  int64: 'DT_INT64',
+  uint8: 'DT_UINT8',
+  uint16: 'DT_UINT16',
+  uint32: 'DT_UINT32',
+  uint64: 'DT_UINT64',
   bool: 'DT_BOOL',
   string: 'DT_STRING',
   complex64: 'DT_COMPLEX64',
@@ -61,12 +71,13 @@ export function encodePredict(outputs: NamedTensors, decoded: DecodedPredict): {
   const names = Object.keys(outputs);
   const single = names.length === 1;
   if (decoded.format === 'columnar') {
-    const nested = (t: HostTensor) => toNested(t.data, t.shape, t.dtype);
-    return { outputs: single ? nested(outputs[names[0]]) : Object.fromEntries(names.map((n) => [n, nested(outputs[n])])) };
+    const nested = (n: string) => toNested(jsonValues(outputs[n], n), outputs[n].shape);
+    return { outputs: single ? nested(names[0]) : Object.fromEntries(names.map((n) => [n, nested(n)])) };
   }
   const { rows } = decoded;
+  const values = Object.fromEntries(names.map((n) => [n, jsonValues(outputs[n], n)]));
   const predictions = Array.from({ length: rows }, (_, r) =>
-    single ? rowOf(outputs[names[0]], r, rows) : Object.fromEntries(names.map((n) => [n, rowOf(outputs[n], r, rows)])),
+    single ? rowOf(outputs[names[0]], values[names[0]], r, rows) : Object.fromEntries(names.map((n) => [n, rowOf(outputs[n], values[n], r, rows)])),
   );
   return { predictions };
 }
@@ -176,14 +187,14 @@ function valueOf(object: Record<string, unknown>, spec: TensorSpec): unknown {
   return undefined;
 }
 
-/** Row `r` of an output whose first dimension is the batch, as nested lists. */
-function rowOf(tensor: HostTensor, r: number, rows: number): unknown {
+/** Row `r` of an output whose first dimension is the batch, as nested lists of its JSON values. */
+function rowOf(tensor: HostTensor, values: readonly JsonScalar[], r: number, rows: number): unknown {
   if (tensor.shape[0] !== rows) {
     throw new Error(`output of shape [${tensor.shape}] has no batch dimension of ${rows} rows`);
   }
   const inner = tensor.shape.slice(1);
   const stride = inner.reduce((n, d) => n * d, 1);
-  return toNested(tensor.data.subarray(r * stride, (r + 1) * stride), inner, tensor.dtype);
+  return toNested(values.slice(r * stride, (r + 1) * stride), inner);
 }
 
 function tensorInfo(spec: TensorSpec): object {
