@@ -12,12 +12,16 @@ function specOf(name: string, dtype: string | undefined, shape: readonly (number
   };
 }
 
-async function toHost(tensors: tf.Tensor[], names: string[]): Promise<NamedTensors> {
+/**
+ * Copies the outputs to host arrays and disposes them. `dataSync` rather than `data`: on the
+ * backends the service runs (wasm, cpu, tensorflow) the values are in host memory already, and
+ * the promise and its microtask cost more than the copy on small batches.
+ */
+function toHost(tensors: tf.Tensor[], names: string[]): NamedTensors {
   try {
-    const values = await Promise.all(tensors.map((t) => t.data()));
     const result: NamedTensors = {};
     tensors.forEach((t, i) => {
-      result[names[i]] = { dtype: t.dtype as TensorDType, shape: t.shape, data: values[i] as HostTensor['data'] };
+      result[names[i]] = { dtype: t.dtype as TensorDType, shape: t.shape, data: t.dataSync() as HostTensor['data'] };
     });
     return result;
   } finally {
@@ -33,9 +37,15 @@ function toTensor(tfjs: Tf, spec: TensorSpec, input: HostTensor): tf.Tensor {
   return tfjs.tensor(input.data as tf.TensorLike, input.shape, spec.dtype as tf.DataType);
 }
 
-/** A TF.js Layers model (`tf.loadLayersModel`), run with `predict`. */
+/**
+ * A TF.js Layers model (`tf.loadLayersModel`), run with `execute` of its outputs: `predict`
+ * would check the inputs again (the signature check has done that) and cut the batch into
+ * slices of 32 rows, run one by one and concatenated.
+ */
 export class TfjsLayersModel extends LoadedModel {
   readonly description: VersionDescription;
+  /** The symbolic output tensors' names, as `execute` takes them. */
+  private readonly outputNames: string[];
 
   constructor(
     private readonly tfjs: Tf,
@@ -54,13 +64,19 @@ export class TfjsLayersModel extends LoadedModel {
         outputs: model.outputs.map((t) => specOf(t.originalName ?? t.name, t.dtype, t.shape)),
       },
     };
+    this.outputNames = model.outputs.map((t) => t.name);
   }
 
-  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+  infer(inputs: NamedTensors): Promise<NamedTensors> {
+    // A throw while running becomes the promise's rejection.
+    return new Promise((resolve) => resolve(this.run(inputs)));
+  }
+
+  private run(inputs: NamedTensors): NamedTensors {
     const { signature } = this.description;
     const outputs = this.tfjs.tidy(() => {
       const tensors = signature.inputs.map((spec) => toTensor(this.tfjs, spec, inputs[spec.name]));
-      const result = this.model.predict(tensors.length === 1 ? tensors[0] : tensors);
+      const result = this.model.execute(tensors.length === 1 ? tensors[0] : tensors, this.outputNames);
       return Array.isArray(result) ? result : [result];
     });
     return toHost(
@@ -115,7 +131,7 @@ export class TfjsGraphModel extends LoadedModel {
     for (const spec of signature.inputs) feed[spec.name] = toTensor(this.tfjs, spec, inputs[spec.name]);
     try {
       const outputs = await this.execute(feed, names);
-      return await toHost(outputs, names);
+      return toHost(outputs, names);
     } finally {
       for (const t of Object.values(feed)) t.dispose();
     }
