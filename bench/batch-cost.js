@@ -58,7 +58,9 @@ async function main() {
           const data = new Float32Array(rows * rowShape.reduce((a, b) => a * b, 1)).fill(0.3);
           const ms = await timePerCall(callOf(rows, data));
           single ??= ms;
-          lines.push(`| ${kind} | ${runtime} | ${rows} | ${ms.toFixed(3)} | ${(ms / rows).toFixed(3)} | ${(single / (ms / rows)).toFixed(1)} |`);
+          lines.push(
+            `| ${kind} | ${runtime} | ${rows} | ${ms.toFixed(3)} | ${(ms / rows).toFixed(3)} | ${(single / (ms / rows)).toFixed(1)} |`,
+          );
         }
       }
       layers.dispose();

@@ -83,12 +83,24 @@ function bodyLength(headers, buffered) {
  * the request was sent, whether it was the first on a new connection).
  * `onWindow(phase)`: called with 'start' and 'end' of the measured window.
  */
-async function runLoad({ url, body, connections, seconds, warmupSeconds = 0, maxWarmupSeconds = 60, lateMs = Infinity, onWindow = () => {} }) {
+async function runLoad({
+  url,
+  body,
+  connections,
+  seconds,
+  warmupSeconds = 0,
+  maxWarmupSeconds = 60,
+  lateMs = Infinity,
+  onWindow = () => {},
+}) {
   const target = new URL(url);
   const port = Number(target.port || 80);
   const payload = Buffer.from(body);
   const request = Buffer.concat([
-    Buffer.from(`POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`, 'latin1'),
+    Buffer.from(
+      `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`,
+      'latin1',
+    ),
     payload,
   ]);
   const latencies = {};

@@ -36,7 +36,9 @@ async function waitReady(url, timeoutMs = 60_000) {
 }
 
 function wrk(seconds, script) {
-  const out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${seconds}s`, '-s', script, `http://127.0.0.1:${PORT}/prediction`], { encoding: 'utf8' });
+  const out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${seconds}s`, '-s', script, `http://127.0.0.1:${PORT}/prediction`], {
+    encoding: 'utf8',
+  });
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
 }
 
@@ -61,8 +63,15 @@ function summarize(profile, fromMicros) {
     busy += micros;
     const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)?.[1];
     const group = !url
-      ? functionName.startsWith('(') ? functionName : '(native)'
-      : pkg ?? (url.includes('/dist/') ? `service: ${url.split('/dist/')[1].split('/')[0]}` : url.startsWith('node:') ? `node:${url.slice(5).split('/')[0]}` : url);
+      ? functionName.startsWith('(')
+        ? functionName
+        : '(native)'
+      : (pkg ??
+        (url.includes('/dist/')
+          ? `service: ${url.split('/dist/')[1].split('/')[0]}`
+          : url.startsWith('node:')
+            ? `node:${url.slice(5).split('/')[0]}`
+            : url));
     byGroup.set(group, (byGroup.get(group) ?? 0) + micros);
     const where = url.replace(/.*node_modules\//, '').replace(/.*\/dist\//, 'dist/');
     const key = `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`;
@@ -85,7 +94,14 @@ async function main() {
   writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`);
   const child = spawn(process.execPath, [...SERVICE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`, MAIN], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_POLL_INTERVAL_MS: '0', MODEL_REPOSITORY: join(dir, 'models') },
+    env: {
+      ...process.env,
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      MODEL_POLL_INTERVAL_MS: '0',
+      MODEL_REPOSITORY: join(dir, 'models'),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const spawned = performance.now();

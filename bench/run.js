@@ -42,7 +42,11 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary', 'mlp-onnx-binary', 'cnn-onnx-binary'];
 const CEILINGS = ['ceiling', 'nest-ceiling', 'nest-dto-ceiling'];
-const STACKS = (process.env.STACKS ?? `iris-batch iris-nobatch ${CEILINGS.join(' ')} ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`).split(/\s+/).filter(Boolean);
+const STACKS = (
+  process.env.STACKS ?? `iris-batch iris-nobatch ${CEILINGS.join(' ')} ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`
+)
+  .split(/\s+/)
+  .filter(Boolean);
 const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number);
 const CONNS_HEAVY = (process.env.CONNS_HEAVY ?? '1 32 64').split(/\s+/).map(Number);
 const OVERLOAD = process.env.OVERLOAD !== '0';
@@ -51,7 +55,8 @@ const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 // Several binaries compare Node versions side by side: each service stack runs once per binary,
 // those of the first under their own names (the ratios are theirs), the others as name/node<major>.
 const SERVICE_NODES = (process.env.SERVICE_NODES ?? process.execPath).split(/\s+/).filter(Boolean);
-const nodeSuffix = (node) => (node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`);
+const nodeSuffix = (node) =>
+  node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`;
 /** How busy the machine was before this run added anything (1, 5 and 15 minute averages). */
 const LOAD_AT_START = loadavg();
 
@@ -75,7 +80,10 @@ function ensureTools() {
   if (process.getuid?.() !== 0) throw new Error(`install ${missing.join(' and ')} first (apt-get install ${missing.join(' ')})`);
   log(`installing ${missing.join(', ')}`);
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 function start(label, command, args, env = {}) {
@@ -139,7 +147,12 @@ function wrk(url, script, conns, seconds) {
   });
   const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT'));
   if (!line) throw new Error(`wrk printed no result:\n${out}`);
-  const fields = Object.fromEntries(line.split(' ').slice(1).map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))));
+  const fields = Object.fromEntries(
+    line
+      .split(' ')
+      .slice(1)
+      .map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))),
+  );
   return {
     rps: fields.requests / (fields.duration_us / 1e6),
     p50: fields.p50_us / 1000,
@@ -251,10 +264,15 @@ async function overloadThroughNginx(repository, ports) {
   try {
     const cpu = cpuMeter({ replicas: () => stack.replicaPids, nginx: () => [stack.nginxPid, ...childrenOf(stack.nginxPid)] });
     const result = await overloadLoad(stack.url, cpu);
-    const alive = (await Promise.all(stack.replicaUrls.map(async (url) => (await fetch(`${url}/health/live`)).status === 200))).every(Boolean);
+    const alive = (await Promise.all(stack.replicaUrls.map(async (url) => (await fetch(`${url}/health/live`)).status === 200))).every(
+      Boolean,
+    );
     // The access log is flushed every second.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const log = readFileSync(join(stack.dir, 'access.log'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const log = readFileSync(join(stack.dir, 'access.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     const answeredByNginx = log.filter((entry) => entry.upstream === 'api').length;
     return { ...result, alive, answeredByNginx, logged: log.length, cpu: cpu.shares() };
   } finally {
@@ -264,7 +282,15 @@ async function overloadThroughNginx(repository, ports) {
 
 function overloadLoad(baseUrl, cpu) {
   const body = JSON.stringify(heavyBody('mlp'));
-  return runLoad({ url: `${baseUrl}/v2/models/mlp/infer`, body, connections: 512, seconds: DURATION, warmupSeconds: WARMUP, lateMs: 5000, onWindow: cpu.mark });
+  return runLoad({
+    url: `${baseUrl}/v2/models/mlp/infer`,
+    body,
+    connections: 512,
+    seconds: DURATION,
+    warmupSeconds: WARMUP,
+    lateMs: 5000,
+    onWindow: cpu.mark,
+  });
 }
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
@@ -343,7 +369,9 @@ function heavyBody(kind) {
 function heavyBinary(kind) {
   const { name, rowShape } = INPUTS[kind];
   const data = Buffer.from(new Float32Array(heavyRow()).buffer);
-  const header = Buffer.from(JSON.stringify({ inputs: [{ name, shape: [1, ...rowShape], datatype: 'FP32', parameters: { binary_data_size: data.length } }] }));
+  const header = Buffer.from(
+    JSON.stringify({ inputs: [{ name, shape: [1, ...rowShape], datatype: 'FP32', parameters: { binary_data_size: data.length } }] }),
+  );
   return { body: Buffer.concat([header, data]), headerLength: header.length };
 }
 
@@ -439,8 +467,12 @@ async function main() {
           for (const stack of stacks) {
             const row = await measure(stack, scripts[stack.model], c);
             (rounds[`${stack.name}@${c}`] ??= []).push(row);
-            log(`${stack.name} @${c} (round ${round}): ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, non-2xx ${row.non2xx}, errors ${row.errors}` +
-              (row.rowsPerBatch ? `, ${fmt(row.rowsPerBatch, 1)} rows per batch, ${fmt(row.computeMsPerRow, 3)} ms of compute per row` : ''));
+            log(
+              `${stack.name} @${c} (round ${round}): ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, non-2xx ${row.non2xx}, errors ${row.errors}` +
+                (row.rowsPerBatch
+                  ? `, ${fmt(row.rowsPerBatch, 1)} rows per batch, ${fmt(row.computeMsPerRow, 3)} ms of compute per row`
+                  : ''),
+            );
           }
         }
       }
@@ -454,7 +486,10 @@ async function main() {
     log('overload: 512 connections, MAX_QUEUE_SIZE=32, one replica');
     overloadResult = await overload(repository, PORT_BASE + offset);
     log('overload: the same through nginx in front of 2 replicas');
-    overloadResult.nginx = await overloadThroughNginx(repository, [0, 1, 2].map((i) => PORT_BASE + offset + 1 + i));
+    overloadResult.nginx = await overloadThroughNginx(
+      repository,
+      [0, 1, 2].map((i) => PORT_BASE + offset + 1 + i),
+    );
   }
   rmSync(work, { recursive: true, force: true });
   const report = table(results, overloadResult);
@@ -468,16 +503,22 @@ function table(results, overloadResult) {
   const lines = [];
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const nodes = SERVICE_NODES.map((node) => execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()).join(', ');
-  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means); load average when the run began ${LOAD_AT_START.map((l) => l.toFixed(2)).join(', ')}`);
+  lines.push(
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means); load average when the run began ${LOAD_AT_START.map((l) => l.toFixed(2)).join(', ')}`,
+  );
   lines.push('');
-  lines.push('| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | RSS MiB (largest process) |');
+  lines.push(
+    '| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | RSS MiB (largest process) |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const order = (key) => [STACKS.indexOf(key.split('@')[0].split('/')[0]), Number(key.split('@')[1]), key.includes('/node') ? 1 : 0];
   const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1] || order(x)[2] - order(y)[2]);
   for (const key of keys) {
     const r = results[key];
     const [name, conns] = key.split('@');
-    lines.push(`| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.rssMiB)} |`);
+    lines.push(
+      `| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.rssMiB)} |`,
+    );
   }
   lines.push('');
   const ratio = (a, b) => (results[a] && results[b] ? results[a].rps / results[b].rps : NaN);
@@ -486,31 +527,43 @@ function table(results, overloadResult) {
   lines.push('|---|---:|---|');
   lines.push(`| iris (batching on) / bare Fastify, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | |`);
   lines.push(`| iris (batching on) / bare NestJS, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-ceiling@64'), 2)} | |`);
-  lines.push(`| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-dto-ceiling@64'), 2)} | >= 1.0, no errors |`);
-  lines.push(`| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${fmt(ratio('nest-dto-ceiling@64', 'ceiling@64'), 2)} | |`);
+  lines.push(
+    `| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-dto-ceiling@64'), 2)} | >= 1.0, no errors |`,
+  );
+  lines.push(
+    `| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${fmt(ratio('nest-dto-ceiling@64', 'ceiling@64'), 2)} | |`,
+  );
   lines.push(`| iris batching on / off, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'iris-nobatch@64'), 2)} | |`);
   const heavy = [...new Set(STACKS.map((name) => name.replace(/-(no)?batch$/, '')))].filter((m) => m !== 'iris' && !CEILINGS.includes(m));
   // The most batching can give: how much less compute a row costs in the batches it formed.
   const computeGain = (on, off) => (results[on] && results[off] ? results[off].computeMsPerRow / results[on].computeMsPerRow : NaN);
   for (const model of heavy) {
     for (const c of [32, 64]) {
-      lines.push(`| ${model} batching on / off, rows/s at ${c} connections | ${fmt(ratio(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | >= 3 |`);
+      lines.push(
+        `| ${model} batching on / off, rows/s at ${c} connections | ${fmt(ratio(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | >= 3 |`,
+      );
     }
   }
   for (const model of heavy) {
     for (const c of [32, 64]) {
-      lines.push(`| ${model} compute per row, batching off / on, at ${c} connections (the model's own gain) | ${fmt(computeGain(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | |`);
+      lines.push(
+        `| ${model} compute per row, batching off / on, at ${c} connections (the model's own gain) | ${fmt(computeGain(`${model}-batch@${c}`, `${model}-nobatch@${c}`), 2)} | |`,
+      );
     }
   }
   for (const model of heavy.filter((m) => m.includes('-onnx'))) {
     const wasm = model.replace('-onnx', '');
     for (const mode of ['batch', 'nobatch']) {
-      lines.push(`| ${model} (ONNX Runtime) / ${wasm} (TF.js), rows/s at 64 connections, batching ${mode === 'batch' ? 'on' : 'off'} | ${fmt(ratio(`${model}-${mode}@64`, `${wasm}-${mode}@64`), 2)} | |`);
+      lines.push(
+        `| ${model} (ONNX Runtime) / ${wasm} (TF.js), rows/s at 64 connections, batching ${mode === 'batch' ? 'on' : 'off'} | ${fmt(ratio(`${model}-${mode}@64`, `${wasm}-${mode}@64`), 2)} | |`,
+      );
     }
   }
   lines.push(`| iris p50 at 1 connection, batching on - off (ms) | ${fmt(delta('iris-batch@1', 'iris-nobatch@1'), 3)} | <= 1 |`);
   for (const model of heavy) {
-    lines.push(`| ${model} p50 at 1 connection, batching on - off (ms) | ${fmt(delta(`${model}-batch@1`, `${model}-nobatch@1`), 3)} | <= 1 |`);
+    lines.push(
+      `| ${model} p50 at 1 connection, batching on - off (ms) | ${fmt(delta(`${model}-batch@1`, `${model}-nobatch@1`), 3)} | <= 1 |`,
+    );
   }
   if (overloadResult) lines.push(...overloadReport(overloadResult));
   lines.push('');
@@ -519,45 +572,69 @@ function table(results, overloadResult) {
 
 /** What an overload run's measured window got, status by status. */
 function overloadCounts(r) {
-  return `${r.counts[200] ?? 0} answered 200 (p50 ${fmt(r.p50[200], 1)} ms, p99 ${fmt(r.p99[200], 1)} ms), ` +
+  return (
+    `${r.counts[200] ?? 0} answered 200 (p50 ${fmt(r.p50[200], 1)} ms, p99 ${fmt(r.p99[200], 1)} ms), ` +
     `${r.counts[429] ?? 0} refused 429 (p50 ${fmt(r.p50[429], 1)} ms, p99 ${fmt(r.p99[429], 1)} ms), ` +
-    `${r.counts[503] ?? 0} refused 503, ${r.counts[504] ?? 0} timed out 504, other statuses ${r.other}, socket errors ${r.errors}`;
+    `${r.counts[503] ?? 0} refused 503, ${r.counts[504] ?? 0} timed out 504, other statuses ${r.other}, socket errors ${r.errors}`
+  );
 }
 
 /** Where the CPU went in a run's measured window, in % of one core. */
 function cpuLine(cpu) {
   if (!cpu) return 'CPU not measured';
-  return `CPU in the measured window, in % of one core (${cpus().length * 100} is the whole machine): ` +
-    Object.entries(cpu).map(([role, share]) => `${role} ${fmt(share)}`).join(', ');
+  return (
+    `CPU in the measured window, in % of one core (${cpus().length * 100} is the whole machine): ` +
+    Object.entries(cpu)
+      .map(([role, share]) => `${role} ${fmt(share)}`)
+      .join(', ')
+  );
 }
 
 /** The two overload runs: their counts, warm-ups and CPU, then the figures the targets are stated in. */
 function overloadReport(o) {
-  const lines = ['', `Overload: 512 connections at one replica (mlp, MAX_QUEUE_SIZE=32, REQUEST_TIMEOUT_MS=5000) for ${DURATION} s after a warm-up: ` +
-    `${overloadCounts(o)}; alive afterwards: ${o.alive ? 'yes' : 'NO'}. ${cpuLine(o.cpu)}.`];
-  lines.push('', `The warm-up (at least ${WARMUP} s, until each of the 512 connections had an answer) took ${fmt(o.warmup.seconds, 1)} s; ` +
-    `the slowest first answer on a connection came after ${fmt(o.warmup.firstAnswerMaxMs)} ms, the slowest TCP handshake took ${fmt(o.warmup.handshakeMaxMs)} ms.`);
+  const lines = [
+    '',
+    `Overload: 512 connections at one replica (mlp, MAX_QUEUE_SIZE=32, REQUEST_TIMEOUT_MS=5000) for ${DURATION} s after a warm-up: ` +
+      `${overloadCounts(o)}; alive afterwards: ${o.alive ? 'yes' : 'NO'}. ${cpuLine(o.cpu)}.`,
+  ];
+  lines.push(
+    '',
+    `The warm-up (at least ${WARMUP} s, until each of the 512 connections had an answer) took ${fmt(o.warmup.seconds, 1)} s; ` +
+      `the slowest first answer on a connection came after ${fmt(o.warmup.firstAnswerMaxMs)} ms, the slowest TCP handshake took ${fmt(o.warmup.handshakeMaxMs)} ms.`,
+  );
   const late = o.late.filter((l) => l.status === 200);
   if (late.length > 0) {
     const fresh = late.filter((l) => l.newConnection);
     const sent = late.map((l) => l.sentAtMs);
-    lines.push('', `${late.length} of the measured 200s came after the 5 s deadline (${fresh.length} of them the first request of a new connection), ` +
-      `sent between ${fmt(Math.min(...sent))} and ${fmt(Math.max(...sent))} ms into the measured window.`);
+    lines.push(
+      '',
+      `${late.length} of the measured 200s came after the 5 s deadline (${fresh.length} of them the first request of a new connection), ` +
+        `sent between ${fmt(Math.min(...sent))} and ${fmt(Math.max(...sent))} ms into the measured window.`,
+    );
   }
   const n = o.nginx;
   if (!n) return lines;
   const ownShare = (100 * n.answeredByNginx) / n.logged;
-  lines.push('', `The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ${overloadCounts(n)}; ` +
-    `of the ${n.logged} requests in nginx's access log (warm-up included), ${n.answeredByNginx} were answered by nginx itself, no replica being left to try; ` +
-    `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms, ` +
-    `slowest TCP handshake ${fmt(n.warmup.handshakeMaxMs)} ms. ${cpuLine(n.cpu)}.`);
+  lines.push(
+    '',
+    `The same through nginx in front of 2 replicas (the deployed nginx.conf, per-client limits lifted): ${overloadCounts(n)}; ` +
+      `of the ${n.logged} requests in nginx's access log (warm-up included), ${n.answeredByNginx} were answered by nginx itself, no replica being left to try; ` +
+      `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms, ` +
+      `slowest TCP handshake ${fmt(n.warmup.handshakeMaxMs)} ms. ${cpuLine(n.cpu)}.`,
+  );
   const ok200 = (r) => r.counts[200] ?? 0;
   lines.push('', '| overload, 512 connections | one replica | 2 replicas behind nginx | target |', '|---|---:|---:|---|');
-  lines.push(`| 200s in the ${DURATION} s window | ${ok200(o)} | ${ok200(n)} (${fmt(ok200(n) / ok200(o), 2)} x one replica) | 2 replicas >= 1.7 x one |`);
+  lines.push(
+    `| 200s in the ${DURATION} s window | ${ok200(o)} | ${ok200(n)} (${fmt(ok200(n) / ok200(o), 2)} x one replica) | 2 replicas >= 1.7 x one |`,
+  );
   lines.push(`| requests nginx answered itself, no replica left to try | | ${fmt(ownShare, 1)} % | <= 5 % |`);
   lines.push(`| p99 of the 200s | ${fmt(o.p99[200])} ms | ${fmt(n.p99[200])} ms | <= 500 ms |`);
-  lines.push(`| slowest first answer on a new connection | ${fmt(o.warmup.firstAnswerMaxMs)} ms | ${fmt(n.warmup.firstAnswerMaxMs)} ms | <= 1000 ms |`);
-  lines.push(`| rest of the machine's CPU in the window (% of one core) | ${fmt(o.cpu?.['rest of the machine'])} | ${fmt(n.cpu?.['rest of the machine'])} | |`);
+  lines.push(
+    `| slowest first answer on a new connection | ${fmt(o.warmup.firstAnswerMaxMs)} ms | ${fmt(n.warmup.firstAnswerMaxMs)} ms | <= 1000 ms |`,
+  );
+  lines.push(
+    `| rest of the machine's CPU in the window (% of one core) | ${fmt(o.cpu?.['rest of the machine'])} | ${fmt(n.cpu?.['rest of the machine'])} | |`,
+  );
   return lines;
 }
 

@@ -23,8 +23,7 @@ async function loadModel(directory) {
   tf.enableProdMode();
   const { readModelArtifacts } = require(join(ROOT, 'dist', 'model', 'model-artifacts.js'));
   const model = await tf.loadLayersModel(tf.io.fromMemory(await readModelArtifacts(directory)));
-  const predict = (rows, data) =>
-    tf.tidy(() => (model.predict(tf.tensor2d(data, [rows, WIDTH])).dataSync()));
+  const predict = (rows, data) => tf.tidy(() => model.predict(tf.tensor2d(data, [rows, WIDTH])).dataSync());
   predict(1, new Float32Array(WIDTH));
   return predict;
 }
@@ -80,21 +79,35 @@ async function serve(mode, port, directory) {
     setImmediate(dispatch);
   };
   const fastify = require('fastify')({ logger: false });
-  fastify.post('/infer', (request) =>
-    new Promise((resolve) => {
-      queue.push({ row: request.body.data, resolve: (scores) => resolve({ scores }) });
-      setImmediate(dispatch);
-    }),
+  fastify.post(
+    '/infer',
+    (request) =>
+      new Promise((resolve) => {
+        queue.push({ row: request.body.data, resolve: (scores) => resolve({ scores }) });
+        setImmediate(dispatch);
+      }),
   );
   await fastify.listen({ host: '127.0.0.1', port });
   process.stdout.write('ready\n');
 }
 
 function wrk(url, script, conns, seconds) {
-  const out = execFileSync('wrk', [`-t${Math.min(2, conns)}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
+  const out = execFileSync('wrk', [`-t${Math.min(2, conns)}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, url], {
+    encoding: 'utf8',
+  });
   const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT'));
-  const f = Object.fromEntries(line.split(' ').slice(1).map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))));
-  return { rps: f.requests / (f.duration_us / 1e6), p50: f.p50_us / 1000, p99: f.p99_us / 1000, errors: f.non2xx + f.connect + f.read + f.write + f.timeout };
+  const f = Object.fromEntries(
+    line
+      .split(' ')
+      .slice(1)
+      .map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))),
+  );
+  return {
+    rps: f.requests / (f.duration_us / 1e6),
+    p50: f.p50_us / 1000,
+    p99: f.p99_us / 1000,
+    errors: f.non2xx + f.connect + f.read + f.write + f.timeout,
+  };
 }
 
 async function main() {
@@ -105,11 +118,17 @@ async function main() {
   writeMlp(directory);
   const script = join(work, 'post.lua');
   const body = JSON.stringify({ data: Array.from({ length: WIDTH }, (_, i) => (i % 255) / 255) });
-  writeFileSync(script, `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n${readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8')}`);
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n${readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8')}`,
+  );
   const rows = [];
   let port = 18500;
   for (const mode of ['loop', 'worker']) {
-    const child = spawn(process.execPath, [__filename, 'serve', mode, String(++port), directory], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [__filename, 'serve', mode, String(++port), directory], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise((resolve) => child.stdout.once('data', resolve));
     for (const c of conns) {
       wrk(`http://127.0.0.1:${port}/infer`, script, c, 2);
@@ -120,5 +139,7 @@ async function main() {
     child.kill('SIGKILL');
   }
   rmSync(work, { recursive: true, force: true });
-  process.stdout.write(`\n| predict runs on | conns | req/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`);
+  process.stdout.write(
+    `\n| predict runs on | conns | req/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`,
+  );
 }

@@ -24,37 +24,39 @@ const SOURCE = join(__dirname, 'nginx.conf');
 function renderLocalConfig({ dir, port, upstreams, rate, burst, bufferedLog = false, trustedProxies = [] }) {
   mkdirSync(dir, { recursive: true });
   let rendered = 0;
-  const lines = readFileSync(SOURCE, 'utf8').split('\n').map((line) => {
-    if (!line.includes('# rendered')) return line;
-    rendered++;
-    const indent = line.match(/^\s*/)[0];
-    const text = line.trim();
-    if (text.startsWith('pid ')) return `${indent}pid ${join(dir, 'nginx.pid')};`;
-    if (text.startsWith('error_log ')) return `${indent}error_log ${join(dir, 'error.log')} warn;`;
-    if (/^\w+_temp_path /.test(text)) {
-      const [directive, path] = text.split(/\s+/);
-      return `${indent}${directive} ${join(dir, path.replace(/^\/tmp\//, '').replace(/;$/, ''))};`;
-    }
-    if (text.startsWith('access_log ')) {
-      return `${indent}access_log ${join(dir, 'access.log')} json${bufferedLog ? ' buffer=64k flush=1s' : ''};`;
-    }
-    if (text.startsWith('limit_req_zone ')) return rate ? `${indent}${text.replace(/rate=\S+;.*$/, `rate=${rate};`)}` : line;
-    if (text.startsWith('limit_req ')) {
-      if (burst === false) return `${indent}# limit_req off for this run`;
-      return burst === undefined ? line : `${indent}limit_req zone=per_client burst=${burst} nodelay;`;
-    }
-    if (text.startsWith('limit_conn ')) return burst === false ? `${indent}# limit_conn off for this run` : line;
-    if (text.startsWith('server api:')) {
-      const options = text.replace(/^server \S+\s*/, '').replace(/;.*$/, '');
-      return upstreams.map((p) => `${indent}server 127.0.0.1:${p} ${options};`).join('\n');
-    }
-    if (text.startsWith('listen ')) return `${indent}listen 127.0.0.1:${port};`;
-    if (text.startsWith('include /etc/nginx/trusted-proxies/')) {
-      if (trustedProxies.length === 0) return `${indent}# no trusted proxy for this run`;
-      return trustedProxies.map((range) => `${indent}set_real_ip_from ${range};`).join('\n');
-    }
-    throw new Error(`nginx.conf has a rendered line this renderer does not know: ${text}`);
-  });
+  const lines = readFileSync(SOURCE, 'utf8')
+    .split('\n')
+    .map((line) => {
+      if (!line.includes('# rendered')) return line;
+      rendered++;
+      const indent = line.match(/^\s*/)[0];
+      const text = line.trim();
+      if (text.startsWith('pid ')) return `${indent}pid ${join(dir, 'nginx.pid')};`;
+      if (text.startsWith('error_log ')) return `${indent}error_log ${join(dir, 'error.log')} warn;`;
+      if (/^\w+_temp_path /.test(text)) {
+        const [directive, path] = text.split(/\s+/);
+        return `${indent}${directive} ${join(dir, path.replace(/^\/tmp\//, '').replace(/;$/, ''))};`;
+      }
+      if (text.startsWith('access_log ')) {
+        return `${indent}access_log ${join(dir, 'access.log')} json${bufferedLog ? ' buffer=64k flush=1s' : ''};`;
+      }
+      if (text.startsWith('limit_req_zone ')) return rate ? `${indent}${text.replace(/rate=\S+;.*$/, `rate=${rate};`)}` : line;
+      if (text.startsWith('limit_req ')) {
+        if (burst === false) return `${indent}# limit_req off for this run`;
+        return burst === undefined ? line : `${indent}limit_req zone=per_client burst=${burst} nodelay;`;
+      }
+      if (text.startsWith('limit_conn ')) return burst === false ? `${indent}# limit_conn off for this run` : line;
+      if (text.startsWith('server api:')) {
+        const options = text.replace(/^server \S+\s*/, '').replace(/;.*$/, '');
+        return upstreams.map((p) => `${indent}server 127.0.0.1:${p} ${options};`).join('\n');
+      }
+      if (text.startsWith('listen ')) return `${indent}listen 127.0.0.1:${port};`;
+      if (text.startsWith('include /etc/nginx/trusted-proxies/')) {
+        if (trustedProxies.length === 0) return `${indent}# no trusted proxy for this run`;
+        return trustedProxies.map((range) => `${indent}set_real_ip_from ${range};`).join('\n');
+      }
+      throw new Error(`nginx.conf has a rendered line this renderer does not know: ${text}`);
+    });
   if (rendered === 0) throw new Error('nginx.conf has no rendered lines');
   const path = join(dir, 'nginx.conf');
   writeFileSync(path, lines.join('\n'));

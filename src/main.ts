@@ -24,6 +24,8 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((error: unknown) => {
   // The logger may not exist yet (a bad environment fails before it): write plainly.
-  process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'failed to start', err: String(error instanceof Error ? error.message : error) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'fatal', msg: 'failed to start', err: String(error instanceof Error ? error.message : error) })}\n`,
+  );
   process.exit(1);
 });

@@ -26,7 +26,10 @@ describe('admission control (end to end, MAX_IN_FLIGHT_REQUESTS=2)', () => {
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     const refused = responses.find((r) => r.statusCode === 429)!;
     expect(refused.headers['retry-after']).toBe('1');
-    expect(refused.json()).toMatchObject({ statusCode: 429, message: `the server has ${LIMIT} inference requests in flight, its limit; retry shortly` });
+    expect(refused.json()).toMatchObject({
+      statusCode: 429,
+      message: `the server has ${LIMIT} inference requests in flight, its limit; retry shortly`,
+    });
   });
 
   it('counts every answered request out again, so a quiet server admits everything', async () => {
@@ -40,7 +43,10 @@ describe('admission control (end to end, MAX_IN_FLIGHT_REQUESTS=2)', () => {
 
   it('never refuses the probes or reads, whatever the load', async () => {
     const burst = Promise.all(Array.from({ length: BURST }, () => predict()));
-    const [ready, models] = await Promise.all([app.inject({ method: 'GET', url: '/health/ready' }), app.inject({ method: 'GET', url: '/models' })]);
+    const [ready, models] = await Promise.all([
+      app.inject({ method: 'GET', url: '/health/ready' }),
+      app.inject({ method: 'GET', url: '/models' }),
+    ]);
     await burst;
 
     expect([ready.statusCode, models.statusCode]).toEqual([200, 200]);

@@ -13,7 +13,11 @@ const OVERFLOW_ROW = [3e38, 3e38, 3e38, 3e38];
 /** A row of the wrong width: refused before it reaches the model (400, not an inference). */
 const SHORT_ROW = [1, 2, 3];
 const VERSION = String(
-  Math.max(...readdirSync(join(SHIPPED_MODELS, IRIS)).filter((name) => /^\d+$/.test(name)).map(Number)),
+  Math.max(
+    ...readdirSync(join(SHIPPED_MODELS, IRIS))
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number),
+  ),
 );
 const IRIS_LABELS = { model: IRIS, version: VERSION };
 
@@ -141,7 +145,14 @@ function checkHistograms(families: Map<string, Family>): void {
 // ---------------------------------------------------------------------------------------------
 
 /** Settings the apps below set: cleared before each app starts and after it closes, so each sees only its own. */
-const BATCHING_ENV = ['BATCHING_ENABLED', 'MAX_BATCH_SIZE', 'MAX_QUEUE_DELAY_MS', 'MAX_QUEUE_SIZE', 'REQUEST_TIMEOUT_MS', 'MAX_IN_FLIGHT_REQUESTS'];
+const BATCHING_ENV = [
+  'BATCHING_ENABLED',
+  'MAX_BATCH_SIZE',
+  'MAX_QUEUE_DELAY_MS',
+  'MAX_QUEUE_SIZE',
+  'REQUEST_TIMEOUT_MS',
+  'MAX_IN_FLIGHT_REQUESTS',
+];
 
 async function startApp(env: Record<string, string> = {}): Promise<NestFastifyApplication> {
   for (const key of BATCHING_ENV) delete process.env[key];
@@ -162,7 +173,11 @@ function helpers(app: () => NestFastifyApplication) {
 }
 
 /** The error contract: `{statusCode, error, message, requestId}`, the id echoed in the header. */
-function expectErrorShape(response: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, statusCode: number, error: string): void {
+function expectErrorShape(
+  response: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+  statusCode: number,
+  error: string,
+): void {
   const body = response.json() as Record<string, unknown>;
   expect(body).toEqual({ statusCode, error, message: expect.any(String), requestId: expect.any(String) });
   expect(body.requestId).toBe(response.headers['x-request-id']);
@@ -221,7 +236,9 @@ describe('dynamic batching and /metrics (end to end, shipped iris model)', () =>
     ]);
 
     expect(batch.json().predictions).toEqual(expected);
-    expect(singles.slice(0, 3).map((r) => r.json().probabilities)).toEqual(expected.map((p: { probabilities: unknown }) => p.probabilities));
+    expect(singles.slice(0, 3).map((r) => r.json().probabilities)).toEqual(
+      expected.map((p: { probabilities: unknown }) => p.probabilities),
+    );
     expect(singles[3].json().predictions).toEqual([...expected].reverse());
   });
 
@@ -238,7 +255,13 @@ describe('dynamic batching and /metrics (end to end, shipped iris model)', () =>
     expect(families.get('http_requests_total')!.type).toBe('counter');
     expect(families.get('inference_requests_total')!.type).toBe('counter');
     expect(families.get('model_load_failures_total')!.type).toBe('counter');
-    for (const name of ['inference_queue_duration_seconds', 'inference_compute_duration_seconds', 'inference_request_duration_seconds', 'inference_batch_size_rows', 'model_load_duration_seconds']) {
+    for (const name of [
+      'inference_queue_duration_seconds',
+      'inference_compute_duration_seconds',
+      'inference_request_duration_seconds',
+      'inference_batch_size_rows',
+      'model_load_duration_seconds',
+    ]) {
       expect(families.get(name)!.type).toBe('histogram');
     }
     for (const name of ['inference_queue_depth_rows', 'inference_in_flight_requests', 'tfjs_tensors', 'tfjs_memory_bytes']) {
@@ -324,13 +347,16 @@ describe('overload: a full queue answers 429 (end to end, MAX_QUEUE_SIZE=2, MAX_
       expect(response.headers['retry-after']).toBe('1');
     }
     const delta = (outcome: string) =>
-      valueOf(after, 'inference_requests_total', { ...IRIS_LABELS, outcome }) - valueOf(before, 'inference_requests_total', { ...IRIS_LABELS, outcome });
+      valueOf(after, 'inference_requests_total', { ...IRIS_LABELS, outcome }) -
+      valueOf(before, 'inference_requests_total', { ...IRIS_LABELS, outcome });
     expect(delta('rejected')).toBe(statuses.get(429));
     expect(delta('success')).toBe(statuses.get(200));
     expect(valueOf(after, 'inference_queue_depth_rows', IRIS_LABELS)).toBe(0);
     expect(valueOf(after, 'inference_in_flight_requests', IRIS_LABELS)).toBe(0);
     // Batching off: every batch ran one request.
-    expect(valueOf(after, 'inference_batch_size_rows_bucket', { ...IRIS_LABELS, le: '1' })).toBe(valueOf(after, 'inference_batch_size_rows_count', IRIS_LABELS));
+    expect(valueOf(after, 'inference_batch_size_rows_bucket', { ...IRIS_LABELS, le: '1' })).toBe(
+      valueOf(after, 'inference_batch_size_rows_count', IRIS_LABELS),
+    );
   });
 
   it('serves normally once the burst is over', async () => {

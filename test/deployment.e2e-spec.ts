@@ -12,15 +12,7 @@ import ignore from '@balena/dockerignore';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  Copy,
-  DockerfileParser,
-  Env,
-  From,
-  Healthcheck,
-  Instruction,
-  JSONInstruction,
-} from 'dockerfile-ast';
+import { Copy, DockerfileParser, Env, From, Healthcheck, Instruction, JSONInstruction } from 'dockerfile-ast';
 import { validate as lintDockerfile, ValidationSeverity, ValidatorSettings } from 'dockerfile-utils';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -182,7 +174,11 @@ describe('Kubernetes manifests (k8s/)', () => {
 
   it('k8s/ gives one Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget; k8s/model-volume/ adds a PersistentVolumeClaim', () => {
     const volumeKind = 'v1/PersistentVolumeClaim';
-    expect(manifests.map((m) => kindKey(m.doc)).sort()).toEqual(Object.keys(KINDS).filter((k) => k !== volumeKind).sort());
+    expect(manifests.map((m) => kindKey(m.doc)).sort()).toEqual(
+      Object.keys(KINDS)
+        .filter((k) => k !== volumeKind)
+        .sort(),
+    );
     expect(withVolume.map((m) => kindKey(m.doc)).sort()).toEqual(Object.keys(KINDS).sort());
   });
 
@@ -372,7 +368,6 @@ describe('Kubernetes manifests (k8s/)', () => {
       const { minAvailable, maxUnavailable } = pdb.spec;
       expect(minAvailable === 2 || maxUnavailable === 1).toBe(true);
     });
-
   });
 
   describe('k8s/model-volume/', () => {
@@ -534,7 +529,11 @@ describe('Dockerfile (the service image)', () => {
     // that installed with --omit=dev.
     const copies = ofKind<Copy>(final, 'COPY').filter((c) => c.getFromFlag());
     const from = (c: Copy) => named(c.getFromFlag()!.getValue()!);
-    const sources = (c: Copy) => c.getArguments().slice(0, -1).map((a) => a.getValue());
+    const sources = (c: Copy) =>
+      c
+        .getArguments()
+        .slice(0, -1)
+        .map((a) => a.getValue());
     for (const copy of copies.filter((c) => from(c) === build)) {
       expect(sources(copy).every((s) => /\/dist\/?$/.test(s))).toBe(true);
     }
@@ -549,7 +548,12 @@ describe('Dockerfile (the service image)', () => {
 
   it('installs tfjs-node only when asked (WITH_TFJS_NODE, false by default), and then fails in one line when it cannot', () => {
     const prodDeps = named('prod-deps');
-    const args = ofKind(prodDeps, 'ARG').map((a) => a.getArguments().map((x) => x.getValue()).join(' '));
+    const args = ofKind(prodDeps, 'ARG').map((a) =>
+      a
+        .getArguments()
+        .map((x) => x.getValue())
+        .join(' '),
+    );
     expect(args).toContain('WITH_TFJS_NODE=false');
     const step = ofKind(prodDeps, 'RUN')
       .map((r) => r.getRawArgumentsContent() ?? '')
@@ -570,9 +574,7 @@ describe('Dockerfile (the service image)', () => {
 
   it('runs as the non-root node user, in production mode, with the models at MODEL_REPOSITORY', () => {
     expect(lastUser(final)).toBe('node');
-    const env = Object.fromEntries(
-      ofKind<Env>(final, 'ENV').flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()])),
-    );
+    const env = Object.fromEntries(ofKind<Env>(final, 'ENV').flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()])));
     expect(env.NODE_ENV).toBe('production');
     expect(Object.keys(env).filter((k) => !KNOWN_VARIABLES.has(k) && k !== 'NODE_ENV' && k !== 'NODE_OPTIONS')).toEqual([]);
     // Node runs in the image with the flags `npm start` gives it.
@@ -608,7 +610,10 @@ describe('Dockerfile (the service image)', () => {
     const ignored = ignore().add(read('.dockerignore').split('\n'));
     for (const stage of stages) {
       for (const copy of ofKind<Copy>(stage, 'COPY').filter((c) => !c.getFromFlag())) {
-        for (const source of copy.getArguments().slice(0, -1).map((a) => a.getValue())) {
+        for (const source of copy
+          .getArguments()
+          .slice(0, -1)
+          .map((a) => a.getValue())) {
           expect({ source, exists: existsSync(join(ROOT, source)) }).toEqual({ source, exists: true });
           expect({ source, ignored: ignored.ignores(source) }).toEqual({ source, ignored: false });
           if (statSync(join(ROOT, source)).isDirectory()) {
@@ -685,9 +690,7 @@ function seconds(duration: string): number {
 function composeEnvironment(service: Json): Record<string, string> {
   const environment = service.environment ?? {};
   if (Array.isArray(environment)) {
-    return Object.fromEntries(
-      (environment as string[]).map((e) => [e.split('=')[0], e.includes('=') ? e.slice(e.indexOf('=') + 1) : '']),
-    );
+    return Object.fromEntries((environment as string[]).map((e) => [e.split('=')[0], e.includes('=') ? e.slice(e.indexOf('=') + 1) : '']));
   }
   return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }

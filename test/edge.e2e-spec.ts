@@ -47,7 +47,11 @@ describe('the HTTP edge (end to end)', () => {
 
       expect(response.statusCode).toBe(405);
       expect(response.headers.allow).toBe(allowed);
-      expect(response.json()).toMatchObject({ statusCode: 405, error: 'Method Not Allowed', message: `${method} is not allowed here; this path takes ${allowed}` });
+      expect(response.json()).toMatchObject({
+        statusCode: 405,
+        error: 'Method Not Allowed',
+        message: `${method} is not allowed here; this path takes ${allowed}`,
+      });
     });
 
     it('still answers 404 for a path no route has', async () => {
@@ -125,10 +129,18 @@ describe('the HTTP edge (end to end)', () => {
   });
 
   describe("a Graph model's names", () => {
-    it("answers V2 inference on the input named as its signature block names it (x:0), and the output too", async () => {
+    it('answers V2 inference on the input named as its signature block names it (x:0), and the output too', async () => {
       const input = { name: `${graph.inputName}:0`, shape: [1, 4], datatype: 'FP32', data: SETOSA };
-      const byAlias = await app.inject({ method: 'POST', url: '/v2/models/graph/infer', payload: { inputs: [input], outputs: [{ name: `${graph.outputName}:0` }] } });
-      const byName = await app.inject({ method: 'POST', url: '/v2/models/graph/infer', payload: { inputs: [{ ...input, name: graph.inputName }] } });
+      const byAlias = await app.inject({
+        method: 'POST',
+        url: '/v2/models/graph/infer',
+        payload: { inputs: [input], outputs: [{ name: `${graph.outputName}:0` }] },
+      });
+      const byName = await app.inject({
+        method: 'POST',
+        url: '/v2/models/graph/infer',
+        payload: { inputs: [{ ...input, name: graph.inputName }] },
+      });
 
       expect(byAlias.statusCode).toBe(200);
       expect(byAlias.json().outputs[0].name).toBe(`${graph.outputName}:0`);
@@ -136,8 +148,16 @@ describe('the HTTP edge (end to end)', () => {
     });
 
     it('answers V1 row and columnar requests keyed by the signature block names', async () => {
-      const rows = await app.inject({ method: 'POST', url: '/v1/models/graph:predict', payload: { instances: [{ [`${graph.inputName}:0`]: SETOSA }] } });
-      const columns = await app.inject({ method: 'POST', url: '/v1/models/graph:predict', payload: { inputs: { [`${graph.inputName}:0`]: [SETOSA] } } });
+      const rows = await app.inject({
+        method: 'POST',
+        url: '/v1/models/graph:predict',
+        payload: { instances: [{ [`${graph.inputName}:0`]: SETOSA }] },
+      });
+      const columns = await app.inject({
+        method: 'POST',
+        url: '/v1/models/graph:predict',
+        payload: { inputs: { [`${graph.inputName}:0`]: [SETOSA] } },
+      });
 
       expect(rows.statusCode).toBe(200);
       expect(columns.statusCode).toBe(200);

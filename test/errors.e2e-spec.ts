@@ -16,7 +16,10 @@ class FailingRegistry extends ModelRegistry {
       description: {
         format: 'layers',
         platform: 'tensorflowjs_layers',
-        signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3] }] },
+        signature: {
+          inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
+          outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3] }],
+        },
         metadata: {},
       },
     };

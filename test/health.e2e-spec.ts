@@ -188,7 +188,9 @@ describe('health probes (end to end)', () => {
       const [ready, v2Ready] = await Promise.all([get(app, '/health/ready'), get(app, '/v2/health/ready')]);
 
       expect(ready.statusCode).toBe(503);
-      expect(ready.json().error.models.reason).toBe('required model broken is UNAVAILABLE: version 1 is UNAVAILABLE: model.json has no modelTopology');
+      expect(ready.json().error.models.reason).toBe(
+        'required model broken is UNAVAILABLE: version 1 is UNAVAILABLE: model.json has no modelTopology',
+      );
       expect(v2Ready.statusCode).toBe(503);
       expect(v2Ready.json().error).toContain('required model broken is UNAVAILABLE');
     });
@@ -204,7 +206,8 @@ describe('health probes (end to end)', () => {
 
     it('stops being ready when the default model is unloaded, and is ready again once it is loaded', async () => {
       const app = await start();
-      const manage = (verb: string) => app.inject({ method: 'POST', url: `/models/iris/${verb}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const manage = (verb: string) =>
+        app.inject({ method: 'POST', url: `/models/iris/${verb}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
 
       expect((await manage('unload')).statusCode).toBe(200);
       const unloaded = await get(app, '/health/ready');

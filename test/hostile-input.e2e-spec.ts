@@ -176,7 +176,11 @@ function validVariants(kind: Kind, m: ModelInfo): JsonObject[] {
       return [
         { examples: m.rows.map((r) => named(m, r)) },
         // The first feature comes from the context only: without the context the request is invalid.
-        { signature_name: '', context: { [Object.keys(named(m, m.rows[0]))[0]]: m.rows[0][0] }, examples: m.rows.map((r) => named(m, r, 0)) },
+        {
+          signature_name: '',
+          context: { [Object.keys(named(m, m.rows[0]))[0]]: m.rows[0][0] },
+          examples: m.rows.map((r) => named(m, r, 0)),
+        },
       ];
   }
 }
@@ -356,7 +360,9 @@ const numberTextArb: fc.Arbitrary<string> = fc.oneof(
 /** What a model input value written as `text` must be answered. */
 function valueOutcome(model: ModelInfo, value: number): Outcome[] {
   if (model.int) {
-    return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX ? [{ status: 200 }] : [{ status: 400, says: /integer|int32|within/ }];
+    return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
+      ? [{ status: 200 }]
+      : [{ status: 400, says: /integer|int32|within/ }];
   }
   if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) return [{ status: 400, says: /float32/ }];
   // Huge but finite inputs may overflow inside the model: refused then, never answered wrong.
@@ -434,7 +440,8 @@ function routeVerdict(url: string): RouteVerdict {
   if (route.kind === 'default') return { canonical: '/prediction' };
   let verb = '';
   // /v1/models/{name}/versions/{version}:{verb} checks the name before it reads the call.
-  if (params.call !== undefined && params.name !== undefined && !MODEL_NAME.test(params.name)) return { outcomes: [{ status: 400, says: /name/ }] };
+  if (params.call !== undefined && params.name !== undefined && !MODEL_NAME.test(params.name))
+    return { outcomes: [{ status: 400, says: /name/ }] };
   if (params.call !== undefined) {
     const call = /^(.+):(predict|classify|regress)$/s.exec(params.call);
     if (!call) return { outcomes: [{ status: 404 }] };
@@ -445,7 +452,8 @@ function routeVerdict(url: string): RouteVerdict {
   const badName = !MODEL_NAME.test(params.name);
   const badVersion = params.version !== undefined && !MODEL_VERSION.test(params.version);
   // Both wrong: either may be named first.
-  if (badName || badVersion) return { outcomes: [{ status: 400, says: badName && badVersion ? /name|version/ : badName ? /name/ : /version/ }] };
+  if (badName || badVersion)
+    return { outcomes: [{ status: 400, says: badName && badVersion ? /name|version/ : badName ? /name/ : /version/ }] };
   if (verb === 'regress') return { outcomes: [{ status: 400, says: /regress/ }] };
   if (!KNOWN_MODELS.has(params.name)) return { outcomes: [{ status: 404, says: /not in the repository/ }] };
   if (params.version !== undefined && params.version !== '1') return { outcomes: [{ status: 404, says: /no version/ }] };
@@ -466,7 +474,7 @@ function escapeRegExp(text: string): string {
 function isProtocolUrl(url: string): boolean {
   const route = matchedRoute(url);
   // The router refuses a parameter longer than 100 characters before it settles on a route.
-  const routed = route?.parts.every((p, i) => !p.startsWith(":") || safeDecode(route.segments[i]).length <= 100);
+  const routed = route?.parts.every((p, i) => !p.startsWith(':') || safeDecode(route.segments[i]).length <= 100);
   return routed === true && (route!.kind === 'v2' || route!.kind === 'predict');
 }
 
@@ -479,7 +487,9 @@ function matchedRoute(url: string): { parts: string[]; kind: Kind | 'default'; s
   if (safeDecode(path) === path && /%/.test(path)) return undefined;
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   const segments = path.split('/').slice(1);
-  const route = ROUTES.find((r) => r.parts.length === segments.length && r.parts.every((p, i) => (p.startsWith(':') ? segments[i] !== '' : p === segments[i])));
+  const route = ROUTES.find(
+    (r) => r.parts.length === segments.length && r.parts.every((p, i) => (p.startsWith(':') ? segments[i] !== '' : p === segments[i])),
+  );
   return route && { ...route, segments };
 }
 
@@ -599,7 +609,10 @@ function verify(sent: Sent, response: InjectResponse, expected: Expectation): vo
       }
       if (body.statusCode !== status || body.error !== STATUS_CODES[status]) fail('statusCode or error disagree with the status');
       if (body.requestId !== requestId) fail('requestId differs from the x-request-id header');
-      if (body.details !== undefined && !(Array.isArray(body.details) && body.details.every((d: any) => typeof d?.path === 'string' && typeof d?.message === 'string'))) {
+      if (
+        body.details !== undefined &&
+        !(Array.isArray(body.details) && body.details.every((d: any) => typeof d?.path === 'string' && typeof d?.message === 'string'))
+      ) {
         fail('details that are not [{path, message}]');
       }
       message = body.message;
@@ -654,7 +667,12 @@ describe('hostile input on every prediction route (property-based, end to end)',
     return response;
   }
 
-  const post = (url: string, payload: string | Buffer, headers: Record<string, string> = JSON_HEADERS): Sent => ({ method: 'POST', url, headers, payload });
+  const post = (url: string, payload: string | Buffer, headers: Record<string, string> = JSON_HEADERS): Sent => ({
+    method: 'POST',
+    url,
+    headers,
+    payload,
+  });
 
   /** Runs one property for each target; a failure names the target. */
   async function forEveryTarget<T>(
@@ -791,13 +809,21 @@ describe('hostile input on every prediction route (property-based, end to end)',
       },
       () => ({
         numRuns: 12,
-        examples: [[{ v: 0, s: 0, depth: 5000, objects: false }], [{ v: 0, s: 0, depth: 33, objects: true }], [{ v: 0, s: 1, depth: 31, objects: false }], [{ v: 0, s: 1, depth: 32, objects: false }]],
+        examples: [
+          [{ v: 0, s: 0, depth: 5000, objects: false }],
+          [{ v: 0, s: 0, depth: 33, objects: true }],
+          [{ v: 0, s: 1, depth: 31, objects: false }],
+          [{ v: 0, s: 1, depth: 32, objects: false }],
+        ],
       }),
     );
   });
 
   it('answers huge arrays (bodies up to and over the 1 MiB limit) with 200, 400 over MAX_BATCH_ROWS, or 413', async () => {
-    const rowsArb = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: MAX_BATCH_ROWS }) }, { weight: 2, arbitrary: fc.integer({ min: MAX_BATCH_ROWS + 1, max: 75_000 }) });
+    const rowsArb = fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: MAX_BATCH_ROWS }) },
+      { weight: 2, arbitrary: fc.integer({ min: MAX_BATCH_ROWS + 1, max: 75_000 }) },
+    );
     await forEveryTarget(
       TARGETS,
       () => fc.record({ rows: rowsArb, alternative: fc.boolean() }),
@@ -822,7 +848,11 @@ describe('hostile input on every prediction route (property-based, end to end)',
             count = (b) => (b.predictions ? b.predictions.length : 1);
             break;
           case 'v2':
-            body = { inputs: [{ name: m.input, shape: [rows, m.width], datatype: m.int ? 'INT32' : 'FP32', data: alternative ? data : data.flat() }] };
+            body = {
+              inputs: [
+                { name: m.input, shape: [rows, m.width], datatype: m.int ? 'INT32' : 'FP32', data: alternative ? data : data.flat() },
+              ],
+            };
             outcomes = [{ status: 200 }];
             count = (b) => b.outputs[0].shape[0];
             break;
@@ -852,7 +882,10 @@ describe('hostile input on every prediction route (property-based, end to end)',
         numRuns: 2,
         endOnFailure: true,
         // Just over MAX_BATCH_ROWS, and far over the body limit (for every model's row width).
-        examples: t.url === '/prediction' || t.kind === 'v2' ? [[{ rows: MAX_BATCH_ROWS + 1, alternative: false }], [{ rows: 150_000, alternative: false }]] : [],
+        examples:
+          t.url === '/prediction' || t.kind === 'v2'
+            ? [[{ rows: MAX_BATCH_ROWS + 1, alternative: false }], [{ rows: 150_000, alternative: false }]]
+            : [],
       }),
     );
   });
@@ -937,7 +970,11 @@ describe('hostile input on every prediction route (property-based, end to end)',
     await forEveryTarget(
       TARGETS,
       (t) => {
-        const numeric = t.variants.flatMap((variant, v) => sitesOf(variant).filter((s) => typeof s.value === 'number').map((s) => ({ v, path: s.path, original: s.value })));
+        const numeric = t.variants.flatMap((variant, v) =>
+          sitesOf(variant)
+            .filter((s) => typeof s.value === 'number')
+            .map((s) => ({ v, path: s.path, original: s.value })),
+        );
         return fc.tuple(fc.constantFrom(...numeric), numberTextArb);
       },
       async (t, [{ v, path, original }, text]) => {
@@ -946,7 +983,12 @@ describe('hostile input on every prediction route (property-based, end to end)',
       (t) => {
         // Every edge text in the first value position of the first form.
         const first = sitesOf(t.variants[0]).find((s) => typeof s.value === 'number' && !isShapePath(s.path))!;
-        return { numRuns: 30, examples: EDGE_TEXTS.map((text): [[{ v: number; path: Path; original: Json }, string]] => [[{ v: 0, path: first.path, original: first.value }, text]]) };
+        return {
+          numRuns: 30,
+          examples: EDGE_TEXTS.map((text): [[{ v: number; path: Path; original: Json }, string]] => [
+            [{ v: 0, path: first.path, original: first.value }, text],
+          ]),
+        };
       },
     );
   });
@@ -956,14 +998,28 @@ describe('hostile input on every prediction route (property-based, end to end)',
       TARGETS,
       (t) =>
         fc
-          .record({ v: fc.nat(t.variants.length - 1), s: fc.nat(1000), k: fc.nat(20), lastIsValid: fc.boolean(), firstIsValid: fc.boolean() })
+          .record({
+            v: fc.nat(t.variants.length - 1),
+            s: fc.nat(1000),
+            k: fc.nat(20),
+            lastIsValid: fc.boolean(),
+            firstIsValid: fc.boolean(),
+          })
           .chain((d) => {
-            const objects = sitesOf(t.variants[d.v]).filter((site) => jsonType(site.value) === 'object' && Object.keys(site.value as object).length > 0);
+            const objects = sitesOf(t.variants[d.v]).filter(
+              (site) => jsonType(site.value) === 'object' && Object.keys(site.value as object).length > 0,
+            );
             const { path, value } = objects[d.s % objects.length];
             const keys = Object.keys(value as JsonObject);
             const key = keys[d.k % keys.length];
             const original = (value as JsonObject)[key];
-            return fc.record({ path: fc.constant(path), key: fc.constant(key), v: fc.constant(d.v), first: d.firstIsValid ? fc.constant(original) : wrongFor(original), last: d.lastIsValid ? fc.constant(original) : wrongFor(original) });
+            return fc.record({
+              path: fc.constant(path),
+              key: fc.constant(key),
+              v: fc.constant(d.v),
+              first: d.firstIsValid ? fc.constant(original) : wrongFor(original),
+              last: d.lastIsValid ? fc.constant(original) : wrongFor(original),
+            });
           }),
       async (t, { v, path, key, first, last }) => {
         const variant = t.variants[v];
@@ -972,7 +1028,10 @@ describe('hostile input on every prediction route (property-based, end to end)',
         const rebuilt: Record<string, Json> = {};
         for (const [k, value] of Object.entries(object)) rebuilt[k === key ? MARKER : k] = value;
         rebuilt[MARKER] = last;
-        const text = JSON.stringify(setAt(variant, path, rebuilt)).replace(`${MARKER_TEXT}:`, () => `${JSON.stringify(key)}:${JSON.stringify(first)},${JSON.stringify(key)}:`);
+        const text = JSON.stringify(setAt(variant, path, rebuilt)).replace(
+          `${MARKER_TEXT}:`,
+          () => `${JSON.stringify(key)}:${JSON.stringify(first)},${JSON.stringify(key)}:`,
+        );
         const lastWins = JSON.parse(text) as Json;
         const isOriginal = JSON.stringify(last) === JSON.stringify(object[key]);
         const outcomes = isOriginal ? [{ status: t.baseline }] : mutationOutcome(t, [...path, key], last);
@@ -1006,13 +1065,22 @@ describe('hostile input on every prediction route (property-based, end to end)',
         const { path, value: there } = sites[s % sites.length];
         const object = jsonType(there) === 'object' ? { ...(there as JsonObject) } : {};
         const { key, text: keyText } = keyForms[form];
-        const text = withRawAt(variant, path, JSON.stringify({ ...object, [MARKER]: 0 }).replace(`${MARKER_TEXT}:0`, () => `${keyText}:${JSON.stringify(value)}`));
+        const text = withRawAt(
+          variant,
+          path,
+          JSON.stringify({ ...object, [MARKER]: 0 }).replace(`${MARKER_TEXT}:0`, () => `${keyText}:${JSON.stringify(value)}`),
+        );
         const named = new RegExp(`(^|[.\\]])${escapeRegExp(key)}: is not accepted: keys named like Object\\.prototype members`);
         await expectAnswer(post(t.url, text), expectation(t, [{ status: 400, says: named }]));
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
         expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
       },
-      () => ({ numRuns: 24, examples: keyForms.map((_, form): [{ v: number; s: number; form: number; value: Json }] => [{ v: 0, s: 0, form, value: { polluted: true } }]) }),
+      () => ({
+        numRuns: 24,
+        examples: keyForms.map((_, form): [{ v: number; s: number; form: number; value: Json }] => [
+          { v: 0, s: 0, form, value: { polluted: true } },
+        ]),
+      }),
     );
   });
 
@@ -1040,7 +1108,12 @@ describe('hostile input on every prediction route (property-based, end to end)',
         'application/json;',
       ),
       fc.tuple(token, token).map(([type, subtype]) => `${type}/${subtype}`),
-      fc.tuple(fc.constantFrom('application/json', 'APPLICATION/JSON', 'Application/Json'), fc.stringMatching(/^(; ?[a-z]{1,8}=[a-z0-9-]{0,8}){0,3}$/)).map(([type, params]) => `${type}${params}`),
+      fc
+        .tuple(
+          fc.constantFrom('application/json', 'APPLICATION/JSON', 'Application/Json'),
+          fc.stringMatching(/^(; ?[a-z]{1,8}=[a-z0-9-]{0,8}){0,3}$/),
+        )
+        .map(([type, params]) => `${type}${params}`),
     );
     await forEveryTarget<[number, string | null]>(
       TARGETS,
@@ -1048,8 +1121,15 @@ describe('hostile input on every prediction route (property-based, end to end)',
       async (t, [v, type]) => {
         const json = type !== null && type.split(';')[0].trim().toLowerCase() === 'application/json';
         const outcomes: Outcome[] =
-          type === null ? [{ status: 415, says: /Content-Type: application\/json/ }] : json ? [{ status: t.baseline }] : [{ status: 415, says: /unsupported content type/ }];
-        await expectAnswer(post(t.url, JSON.stringify(t.variants[v]), type === null ? {} : { 'content-type': type }), expectation(t, outcomes));
+          type === null
+            ? [{ status: 415, says: /Content-Type: application\/json/ }]
+            : json
+              ? [{ status: t.baseline }]
+              : [{ status: 415, says: /unsupported content type/ }];
+        await expectAnswer(
+          post(t.url, JSON.stringify(t.variants[v]), type === null ? {} : { 'content-type': type }),
+          expectation(t, outcomes),
+        );
       },
       () => ({ numRuns: 16, examples: [[[0, null]], [[0, 'text/plain']]] }),
     );
@@ -1069,7 +1149,21 @@ describe('hostile input on every prediction route (property-based, end to end)',
   });
 
   it('answers a valid body with invalid UTF-8 bytes in it with 400', async () => {
-    const invalid = [[0xff], [0xfe], [0x80], [0xbf], [0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf0, 0x80, 0x80, 0xaf], [0xf4, 0x90, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc3], [0xe2, 0x82]];
+    const invalid = [
+      [0xff],
+      [0xfe],
+      [0x80],
+      [0xbf],
+      [0xc0, 0xaf],
+      [0xc1, 0xbf],
+      [0xe0, 0x80, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf0, 0x80, 0x80, 0xaf],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf8, 0x88, 0x80, 0x80, 0x80],
+      [0xc3],
+      [0xe2, 0x82],
+    ];
     await forEveryTarget(
       TARGETS,
       (t) => fc.tuple(fc.nat(t.variants.length - 1), fc.nat(), fc.array(fc.constantFrom(...invalid), { minLength: 1, maxLength: 3 })),
@@ -1139,11 +1233,39 @@ describe('hostile input on every prediction route (property-based, end to end)',
       fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,70}$/),
     );
     const versions = fc.oneof(
-      fc.constantFrom('1', '2', '0', '-1', '1e3', '01', '1.0', '+1', '%31', '..', '%2e%2e', '', ' 1', '0x1', '1000000000', '999999999', '１', '1%00', 'latest', '%ff', '1/..'),
+      fc.constantFrom(
+        '1',
+        '2',
+        '0',
+        '-1',
+        '1e3',
+        '01',
+        '1.0',
+        '+1',
+        '%31',
+        '..',
+        '%2e%2e',
+        '',
+        ' 1',
+        '0x1',
+        '1000000000',
+        '999999999',
+        '１',
+        '1%00',
+        'latest',
+        '%ff',
+        '1/..',
+      ),
       fc.integer({ min: -5, max: 2_000_000_000 }).map(String),
       fc.string({ maxLength: 12 }).map(encodeURIComponent),
     );
-    const routes: [Kind, boolean][] = (['prediction', 'v2', 'predict', 'classify'] as Kind[]).flatMap((kind) => [[kind, false], [kind, true]] as [Kind, boolean][]);
+    const routes: [Kind, boolean][] = (['prediction', 'v2', 'predict', 'classify'] as Kind[]).flatMap(
+      (kind) =>
+        [
+          [kind, false],
+          [kind, true],
+        ] as [Kind, boolean][],
+    );
     const bodies = new Map(routes.map(([kind]) => [kind, JSON.stringify(validVariants(kind, IRIS)[0])]));
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), names, versions, async ([kind, versioned], name, version) => {
@@ -1166,7 +1288,10 @@ describe('hostile input on every prediction route (property-based, end to end)',
   describe('GET /prediction', () => {
     const get = (query: string): Sent => ({ method: 'GET', url: `/prediction?${query}` });
     const getExpectation = (query: string): Expectation => ({ outcomes: queryOutcome(query), kind: 'prediction', model: 'iris' });
-    const key = fc.oneof(fc.constantFrom(...IRIS_FEATURES, 'constructor', 'toString', 'hasOwnProperty', 'a[b]', ''), fc.string({ maxLength: 20 }).filter((k) => k !== '__proto__'));
+    const key = fc.oneof(
+      fc.constantFrom(...IRIS_FEATURES, 'constructor', 'toString', 'hasOwnProperty', 'a[b]', ''),
+      fc.string({ maxLength: 20 }).filter((k) => k !== '__proto__'),
+    );
     const value = fc.oneof(numberTextArb, fc.string({ maxLength: 20 }), fc.constantFrom('', ' ', '5.1 ', '5,1', '١'));
 
     it('answers random query strings as the query rules say', async () => {
@@ -1182,14 +1307,25 @@ describe('hostile input on every prediction route (property-based, end to end)',
     it('answers the valid query with one thing wrong (a value, a name, a pair dropped, doubled or added, the text cut) as the query rules say', async () => {
       const edit = fc.oneof(
         fc.record({ op: fc.constant('value' as const), at: fc.nat(3), text: fc.oneof(numberTextArb, fc.string({ maxLength: 20 })) }),
-        fc.record({ op: fc.constant('key' as const), at: fc.nat(3), text: fc.oneof(key, fc.constantFrom('Sepal_length', 'sepal_length ', 'sepal_lengtһ', 'sepal length', 'sepal_length[]', 'sepal_length[0]')) }),
+        fc.record({
+          op: fc.constant('key' as const),
+          at: fc.nat(3),
+          text: fc.oneof(
+            key,
+            fc.constantFrom('Sepal_length', 'sepal_length ', 'sepal_lengtһ', 'sepal length', 'sepal_length[]', 'sepal_length[0]'),
+          ),
+        }),
         fc.record({ op: fc.constant('drop' as const), at: fc.nat(3), text: fc.constant('') }),
         fc.record({ op: fc.constant('double' as const), at: fc.nat(3), text: fc.oneof(fc.constant(''), numberTextArb) }),
         fc.record({ op: fc.constant('add' as const), at: fc.nat(3), text: key }),
         fc.record({ op: fc.constant('cut' as const), at: fc.nat(200), text: fc.constant('') }),
         fc.record({ op: fc.constant('long' as const), at: fc.nat(3), text: fc.constantFrom('1', '9', 'x', '[', '%') }),
         fc.record({ op: fc.constant('nest' as const), at: fc.integer({ min: 1, max: 3000 }), text: fc.constant('') }),
-        fc.record({ op: fc.constant('raw' as const), at: fc.nat(3), text: fc.constantFrom('%ff', '%', '%zz', '%c0%af', '%ed%a0%80', '5%2e1', '%35.1', '5.1%00') }),
+        fc.record({
+          op: fc.constant('raw' as const),
+          at: fc.nat(3),
+          text: fc.constantFrom('%ff', '%', '%zz', '%c0%af', '%ed%a0%80', '5%2e1', '%35.1', '5.1%00'),
+        }),
       );
       await fc.assert(
         fc.asyncProperty(edit, async ({ op, at, text }) => {
@@ -1228,13 +1364,21 @@ describe('hostile input on every prediction route (property-based, end to end)',
           }
           await expectAnswer(get(query), getExpectation(query));
         }),
-        { seed: SEED, numRuns: 250, examples: EDGE_TEXTS.map((text) => [{ op: 'value' as const, at: 0, text }] as [{ op: 'value'; at: number; text: string }]) },
+        {
+          seed: SEED,
+          numRuns: 250,
+          examples: EDGE_TEXTS.map((text) => [{ op: 'value' as const, at: 0, text }] as [{ op: 'value'; at: number; text: string }]),
+        },
       );
     });
 
     // Correct: `__proto__` is not a feature of the model, so the request is refused with 400 like any unknown parameter.
     it('answers a __proto__ query parameter with 400 like any unknown parameter', async () => {
-      for (const [k, v] of [['__proto__', '1'], ['__proto__', 'x'], ['__proto__[polluted]', '1']] as Pair[]) {
+      for (const [k, v] of [
+        ['__proto__', '1'],
+        ['__proto__', 'x'],
+        ['__proto__[polluted]', '1'],
+      ] as Pair[]) {
         const query = encodePairs([...VALID_QUERY, [k, v]]);
         await expectAnswer(get(query), { outcomes: [{ status: 400, says: /__proto__|not a feature/ }], kind: 'prediction' });
       }

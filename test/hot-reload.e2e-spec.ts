@@ -81,7 +81,11 @@ describe('hot reload under load (end to end, polling every 100 ms)', () => {
     await copyFile(join(staging, 'weights.bin'), join(version2, 'weights.bin'));
     const completedAt = Date.now();
     await until(() => all().some((a) => a.version === '2'), SWITCH_TIMEOUT_MS, 'version 2 to serve');
-    const firstServedAt = Math.min(...all().filter((a) => a.version === '2').map((a) => a.at));
+    const firstServedAt = Math.min(
+      ...all()
+        .filter((a) => a.version === '2')
+        .map((a) => a.at),
+    );
     const countAtSwitch = all().length;
     await until(() => all().length > countAtSwitch + 50, SWITCH_TIMEOUT_MS, 'requests on version 2');
 
@@ -130,7 +134,8 @@ describe('hot reload of an ONNX model (end to end, polling every 100 ms)', () =>
     await rm(repository, { recursive: true, force: true });
   });
 
-  const versionServed = async () => (await app.inject({ method: 'POST', url: '/prediction', payload: { features: ROW } })).json().model?.version;
+  const versionServed = async () =>
+    (await app.inject({ method: 'POST', url: '/prediction', payload: { features: ROW } })).json().model?.version;
 
   it('serves a new version only once its model.onnx is whole; one left cut short is reported broken, the one before serving on', async () => {
     const whole = await readFile(join(IRIS_SKLEARN_VERSION, MODEL_ONNX));
@@ -152,7 +157,10 @@ describe('hot reload of an ONNX model (end to end, polling every 100 ms)', () =>
     await writeFile(join(version3, MODEL_ONNX), whole.subarray(0, whole.length / 2));
     const refusedBy = Date.now() + SWITCH_TIMEOUT_MS;
     let status = (await app.inject({ method: 'GET', url: `/models/${ONNX_MODEL}` })).json();
-    while (!status.versions.some((v: { version: number; state: string }) => v.version === 3 && v.state === 'UNAVAILABLE') && Date.now() < refusedBy) {
+    while (
+      !status.versions.some((v: { version: number; state: string }) => v.version === 3 && v.state === 'UNAVAILABLE') &&
+      Date.now() < refusedBy
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       status = (await app.inject({ method: 'GET', url: `/models/${ONNX_MODEL}` })).json();
     }

@@ -31,7 +31,11 @@ describe('the HTTP edge of the built service (raw sockets)', () => {
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    service = await startService({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), SHUTDOWN_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), ADMIN_TOKEN });
+    service = await startService({
+      HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      SHUTDOWN_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+      ADMIN_TOKEN,
+    });
     await waitFor200(`${service.baseUrl}/health/ready`, START_TIMEOUT_MS);
   }, START_TIMEOUT_MS + 5_000);
 
@@ -44,7 +48,12 @@ describe('the HTTP edge of the built service (raw sockets)', () => {
 
     const { status, headers, body } = parse(raw);
     expect(status).toBe(400);
-    expect(JSON.parse(body)).toEqual({ statusCode: 400, error: 'Bad Request', message: 'the request is not valid HTTP', requestId: headers['x-request-id'] });
+    expect(JSON.parse(body)).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'the request is not valid HTTP',
+      requestId: headers['x-request-id'],
+    });
   });
 
   it('answers headers over the limit with 431', async () => {
@@ -81,7 +90,10 @@ describe('the HTTP edge of the built service (raw sockets)', () => {
     '/v2/repository/models/iris/unload/',
     '/v2/repository//models/iris/unload',
   ])('refuses POST %s with a valid token without unloading the model', async (path) => {
-    const raw = await exchange(service.port, `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`).answer;
+    const raw = await exchange(
+      service.port,
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`,
+    ).answer;
 
     expect([404, 405]).toContain(parse(raw).status);
     const model = (await (await fetch(`${service.baseUrl}/models/iris`)).json()) as { state: string };

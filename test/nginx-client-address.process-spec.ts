@@ -29,7 +29,13 @@ describeWithNginx('nginx: the per-client limits key on the client, behind a trus
     const upstreamPort = await freePort();
     await new Promise<void>((resolve) => upstream.listen(upstreamPort, '127.0.0.1', resolve));
     nginxPort = await freePort();
-    nginx = await startLocalNginx({ port: nginxPort, upstreams: [upstreamPort], rate: RATE, burst: BURST, trustedProxies: [`${TRUSTED_PROXY}/32`] });
+    nginx = await startLocalNginx({
+      port: nginxPort,
+      upstreams: [upstreamPort],
+      rate: RATE,
+      burst: BURST,
+      trustedProxies: [`${TRUSTED_PROXY}/32`],
+    });
   });
 
   afterAll(async () => {

@@ -28,7 +28,14 @@ function post(agent: Agent, url: string, body: string): Promise<Outcome> {
   const target = new URL(url);
   return new Promise((resolve) => {
     const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -78,7 +85,7 @@ describeWithNginx('nginx: an overloaded replica stays in rotation (2 replicas, M
     for (const replica of replicas) if (replica.child.exitCode === null) replica.child.kill('SIGKILL');
   });
 
-  it('passes the replicas\' 429s to the client, never answers for them, and skips none', async () => {
+  it("passes the replicas' 429s to the client, never answers for them, and skips none", async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: BURST });
     const outcomes: Outcome[] = [];
 
@@ -167,7 +174,10 @@ describeWithNginx('nginx: a replica still loading its models gets no traffic', (
     const outcomes = await streamFor(nginx.url, 2 * FAIL_TIMEOUT_MS);
 
     expect(failures(outcomes)).toEqual([]);
-    const answeredBy = nginx.accessLog().slice(before).map((line) => upstreamsOf(line).at(-1));
+    const answeredBy = nginx
+      .accessLog()
+      .slice(before)
+      .map((line) => upstreamsOf(line).at(-1));
     expect(answeredBy.filter((address) => address === `127.0.0.1:${loading.port}`).length).toBeGreaterThan(0);
   }, 60_000);
 });

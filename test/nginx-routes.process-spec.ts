@@ -35,7 +35,18 @@ const percent = (char: string, lower = false) => {
 function spellings(path: string): string[] {
   const segments = path.split('/').slice(1);
   const at = (i: number, insert: string) => `/${segments.slice(0, i).join('/')}${i > 0 ? '/' : ''}${insert}${segments.slice(i).join('/')}`;
-  const variants = new Set<string>([path, `${path}/`, `${path}//`, `/${path}`, `${path}/.`, `${path}/..`, `${path}/./`, `/./${path.slice(1)}`, `/prediction/..${path}`, `/health/live/..${path}`]);
+  const variants = new Set<string>([
+    path,
+    `${path}/`,
+    `${path}//`,
+    `/${path}`,
+    `${path}/.`,
+    `${path}/..`,
+    `${path}/./`,
+    `/./${path.slice(1)}`,
+    `/prediction/..${path}`,
+    `/health/live/..${path}`,
+  ]);
   for (let i = 1; i < segments.length; i++) {
     variants.add(at(i, '/'));
     variants.add(at(i, './'));
@@ -52,7 +63,8 @@ function spellings(path: string): string[] {
   variants.add(path.toUpperCase());
   variants.add(segments.map((s) => `/${s[0].toUpperCase()}${s.slice(1)}`).join(''));
   variants.add(`${path.slice(0, path.lastIndexOf('/'))}/${segments[segments.length - 1].toUpperCase()}`);
-  for (const suffix of ['?', '?x=1', '?/../../prediction', '#x', ';x', '%3Fx', '%23x', '%00', '/%2e%2e', '%2F']) variants.add(`${path}${suffix}`);
+  for (const suffix of ['?', '?x=1', '?/../../prediction', '#x', ';x', '%3Fx', '%23x', '%00', '/%2e%2e', '%2F'])
+    variants.add(`${path}${suffix}`);
   variants.add(`${path.slice(0, path.lastIndexOf('/'))}\\${segments[segments.length - 1]}`);
   variants.add(`http://127.0.0.1${path}`);
   return [...variants];
@@ -60,7 +72,7 @@ function spellings(path: string): string[] {
 
 const describeWithNginx = nginxAvailable() ? describe : describe.skip;
 
-describeWithNginx('nginx: only the public routes reach a replica (the repository\'s nginx.conf, loopback upstreams)', () => {
+describeWithNginx("nginx: only the public routes reach a replica (the repository's nginx.conf, loopback upstreams)", () => {
   const replicas: ServiceProcess[] = [];
   let nginx: LocalNginx;
 
@@ -115,7 +127,12 @@ describeWithNginx('nginx: only the public routes reach a replica (the repository
       { method: 'GET', target: '/v1/models/iris/versions/1/metadata', status: 200 },
       { method: 'POST', target: '/v1/models/iris:predict', body: V1_ROW, status: 200 },
       { method: 'POST', target: '/v1/models/iris/versions/1:predict', body: V1_ROW, status: 200 },
-      { method: 'POST', target: '/v1/models/iris:classify', body: JSON.stringify({ examples: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] }), status: 200 },
+      {
+        method: 'POST',
+        target: '/v1/models/iris:classify',
+        body: JSON.stringify({ examples: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] }),
+        status: 200,
+      },
       { method: 'GET', target: '/health/live', status: 200 },
       { method: 'GET', target: '/health/ready', status: 200 },
       { method: 'GET', target: '/health/startup', status: 200 },
@@ -152,7 +169,11 @@ describeWithNginx('nginx: only the public routes reach a replica (the repository
     });
 
     const attempts = PRIVATE_ROUTES.flatMap(({ method, path }) => spellings(path).map((target) => ({ method, target })));
-    attempts.push({ method: 'post', target: '/models/iris/unload' }, { method: 'PUT', target: '/models/iris/unload' }, { method: 'GET', target: '/models/iris/unload' });
+    attempts.push(
+      { method: 'post', target: '/models/iris/unload' },
+      { method: 'PUT', target: '/models/iris/unload' },
+      { method: 'GET', target: '/models/iris/unload' },
+    );
 
     it.each(attempts)('$method $target', async ({ method, target }) => {
       const response = await rawRequest(Number(new URL(nginx.url).port), { method, target, headers: AUTHORIZED, body: '{}' });
@@ -173,13 +194,18 @@ describeWithNginx('nginx: only the public routes reach a replica (the repository
       }
     });
 
-    it('answers in the service\'s error shape for the path, with a request id', async () => {
+    it("answers in the service's error shape for the path, with a request id", async () => {
       const port = Number(new URL(nginx.url).port);
 
       const own = await rawRequest(port, { method: 'POST', target: '/models/iris/unload', headers: AUTHORIZED });
       const protocol = await rawRequest(port, { method: 'POST', target: '/v2/repository/index', headers: AUTHORIZED });
 
-      expect(JSON.parse(own.body)).toEqual({ statusCode: 404, error: 'Not Found', message: NOT_PUBLIC, requestId: own.headers['x-request-id'] });
+      expect(JSON.parse(own.body)).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        message: NOT_PUBLIC,
+        requestId: own.headers['x-request-id'],
+      });
       expect(JSON.parse(protocol.body)).toEqual({ error: NOT_PUBLIC });
       expect(own.headers['x-content-type-options']).toBe('nosniff');
     });

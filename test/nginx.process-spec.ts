@@ -14,11 +14,23 @@ interface Outcome {
 }
 
 /** POSTs a prediction through `url` on a keep-alive agent; never throws. */
-function predict(agent: Agent, url: string, body = ROW, headers: Record<string, string> = {}): Promise<Outcome & { headers: Record<string, unknown>; body: string }> {
+function predict(
+  agent: Agent,
+  url: string,
+  body = ROW,
+  headers: Record<string, string> = {},
+): Promise<Outcome & { headers: Record<string, unknown>; body: string }> {
   const target = new URL(url);
   return new Promise((resolve) => {
     const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -55,7 +67,7 @@ const failures = (outcomes: Outcome[]) => outcomes.filter((o) => o.status !== 20
 
 const describeWithNginx = nginxAvailable() ? describe : describe.skip;
 
-describeWithNginx('nginx in front of 3 replicas (the repository\'s nginx.conf, loopback upstreams)', () => {
+describeWithNginx("nginx in front of 3 replicas (the repository's nginx.conf, loopback upstreams)", () => {
   const replicas: ServiceProcess[] = [];
   let ports: number[] = [];
   let nginx: LocalNginx;
@@ -139,7 +151,7 @@ describeWithNginx('nginx in front of 3 replicas (the repository\'s nginx.conf, l
     expect(JSON.parse(response.body)).toMatchObject({ statusCode: 413, message: 'request body is larger than the limit of 1048576 bytes' });
   });
 
-  it('passes a client\'s X-Request-Id to the replica, its log, and back', async () => {
+  it("passes a client's X-Request-Id to the replica, its log, and back", async () => {
     const agent = new Agent();
     const id = `nginx-test-${Date.now()}`;
 
@@ -205,7 +217,11 @@ describeWithNginx('nginx with no replica up', () => {
 
     for (const response of responses) {
       expect(response.status).toBe(503);
-      expect(JSON.parse(response.body)).toMatchObject({ statusCode: 503, error: 'Service Unavailable', message: 'no replica could answer; retry shortly' });
+      expect(JSON.parse(response.body)).toMatchObject({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'no replica could answer; retry shortly',
+      });
       expect(response.headers['retry-after']).toBe('1');
     }
   });

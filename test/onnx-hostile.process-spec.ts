@@ -11,7 +11,14 @@ import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuiltOnnxModel, buildOnnxModels, IRIS_SKLEARN_EXPECTED, IRIS_SKLEARN_VERSION, IrisExpectations, REFUSED_KINDS } from './fixtures/onnx-models';
+import {
+  BuiltOnnxModel,
+  buildOnnxModels,
+  IRIS_SKLEARN_EXPECTED,
+  IRIS_SKLEARN_VERSION,
+  IrisExpectations,
+  REFUSED_KINDS,
+} from './fixtures/onnx-models';
 import { onnxPythonAvailable } from './support/onnx-python';
 import { ServiceProcess, startService, waitFor200 } from './support/service-process';
 
@@ -19,7 +26,19 @@ const SEED = 20261201;
 const MUTANTS_PER_MODEL = 8;
 const REQUESTS = 2000;
 const CONCURRENCY = 8;
-const GOOD_KINDS = ['mlp', 'cnn', 'string', 'int64', 'bool', 'gather', 'multi-io', 'fixed-batch', 'dtype-float16', 'dtype-uint64', 'dtype-int8'] as const;
+const GOOD_KINDS = [
+  'mlp',
+  'cnn',
+  'string',
+  'int64',
+  'bool',
+  'gather',
+  'multi-io',
+  'fixed-batch',
+  'dtype-float16',
+  'dtype-uint64',
+  'dtype-int8',
+] as const;
 const V2_DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'];
 const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
 
@@ -86,7 +105,9 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
   }
 
   function randomV2Json(kind: string): unknown {
-    const names = Object.keys(built[kind].signature?.inputs ? Object.fromEntries(built[kind].signature!.inputs.map((s) => [s.name, 1])) : {});
+    const names = Object.keys(
+      built[kind].signature?.inputs ? Object.fromEntries(built[kind].signature!.inputs.map((s) => [s.name, 1])) : {},
+    );
     return {
       inputs: Array.from({ length: 1 + int(2) }, () => {
         const shape = randomShape();
@@ -98,21 +119,33 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
           data: Array.from({ length: random() < 0.7 ? Math.min(size, 4096) : int(9) }, randomScalar),
         };
       }),
-      ...(random() < 0.3 ? { outputs: [{ name: random() < 0.5 ? 'nope' : built[kind].signature!.outputs[0]?.name ?? 'y' }] } : {}),
+      ...(random() < 0.3 ? { outputs: [{ name: random() < 0.5 ? 'nope' : (built[kind].signature!.outputs[0]?.name ?? 'y') }] } : {}),
     };
   }
 
   function randomV2Binary(kind: string): { body: Buffer; headers: Record<string, string> } {
     const spec = pick(built[kind].signature!.inputs);
     const shape = spec.shape?.map((d) => (d === -1 ? 1 + int(3) : d)) ?? [1];
-    const bytes = Buffer.from(Array.from({ length: random() < 0.5 ? int(64) : shape.reduce((n, d) => n * d, 1) * pick([1, 2, 4, 8]) }, () => int(256)));
+    const bytes = Buffer.from(
+      Array.from({ length: random() < 0.5 ? int(64) : shape.reduce((n, d) => n * d, 1) * pick([1, 2, 4, 8]) }, () => int(256)),
+    );
     const header = Buffer.from(
       JSON.stringify({
-        inputs: [{ name: spec.name, datatype: pick(V2_DATATYPES), shape, parameters: { binary_data_size: random() < 0.8 ? bytes.length : int(128) } }],
+        inputs: [
+          {
+            name: spec.name,
+            datatype: pick(V2_DATATYPES),
+            shape,
+            parameters: { binary_data_size: random() < 0.8 ? bytes.length : int(128) },
+          },
+        ],
         parameters: { binary_data_output: random() < 0.5 },
       }),
     );
-    return { body: Buffer.concat([header, bytes]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
+    return {
+      body: Buffer.concat([header, bytes]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+    };
   }
 
   function randomRequest(): { url: string; body: Buffer | string; headers: Record<string, string> } {
@@ -120,7 +153,11 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
     // Mostly good models with bad requests; a fifth at the mutants (most refused, some loaded).
     const kind = random() < 0.2 ? pick(mutants) : pick(GOOD_KINDS);
     if (mutants.includes(kind)) {
-      return { url: `/v2/models/${kind}/infer`, body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 8], data: Array(8).fill(0.5) }] }), headers: json };
+      return {
+        url: `/v2/models/${kind}/infer`,
+        body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 8], data: Array(8).fill(0.5) }] }),
+        headers: json,
+      };
     }
     switch (int(5)) {
       case 0:
@@ -131,9 +168,25 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
         return { url: `/v2/models/${kind}/infer`, body, headers };
       }
       case 3:
-        return { url: `/models/${kind}/prediction`, body: JSON.stringify(random() < 0.5 ? { features: Array.from({ length: int(10) }, randomScalar) } : { instances: [Array.from({ length: 8 }, randomScalar)] }), headers: json };
+        return {
+          url: `/models/${kind}/prediction`,
+          body: JSON.stringify(
+            random() < 0.5
+              ? { features: Array.from({ length: int(10) }, randomScalar) }
+              : { instances: [Array.from({ length: 8 }, randomScalar)] },
+          ),
+          headers: json,
+        };
       default:
-        return { url: `/v1/models/${kind}:predict`, body: JSON.stringify({ instances: Array.from({ length: 1 + int(3) }, () => (random() < 0.5 ? randomScalar() : Array.from({ length: int(9) }, randomScalar))) }), headers: json };
+        return {
+          url: `/v1/models/${kind}:predict`,
+          body: JSON.stringify({
+            instances: Array.from({ length: 1 + int(3) }, () =>
+              random() < 0.5 ? randomScalar() : Array.from({ length: int(9) }, randomScalar),
+            ),
+          }),
+          headers: json,
+        };
     }
   }
 
@@ -153,7 +206,13 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
         mutants.push(name);
       }
     }
-    service = await startService({ MODEL_REPOSITORY: repository, DEFAULT_MODEL: 'iris-sklearn', MODEL_POLL_INTERVAL_MS: '0', LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: '30000' });
+    service = await startService({
+      MODEL_REPOSITORY: repository,
+      DEFAULT_MODEL: 'iris-sklearn',
+      MODEL_POLL_INTERVAL_MS: '0',
+      LOG_LEVEL: 'warn',
+      REQUEST_TIMEOUT_MS: '30000',
+    });
     await waitFor200(`${service.baseUrl}/health/startup`, 120_000);
   }, 180_000);
 
@@ -175,7 +234,11 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
         let status: number;
         let text: string;
         try {
-          const response = await fetch(`${service.baseUrl}${request.url}`, { method: 'POST', headers: request.headers, body: request.body });
+          const response = await fetch(`${service.baseUrl}${request.url}`, {
+            method: 'POST',
+            headers: request.headers,
+            body: request.body,
+          });
           status = response.status;
           text = await response.text();
         } catch (error) {
@@ -190,7 +253,11 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const models = ((await (await fetch(`${service.baseUrl}/models`)).json()) as { models: { name: string; state: string }[] }).models;
     const expected = JSON.parse(readFileSync(IRIS_SKLEARN_EXPECTED, 'utf8')) as IrisExpectations;
-    const check = await fetch(`${service.baseUrl}/prediction`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: expected.rows }) });
+    const check = await fetch(`${service.baseUrl}/prediction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: expected.rows }),
+    });
     const predictions = ((await check.json()) as { predictions: { prediction: string }[] }).predictions;
     process.stdout.write(
       `hostile ONNX run: ${sent} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; ` +
@@ -200,7 +267,9 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
     expect(faults).toEqual([]);
     expect(service.child.exitCode).toBeNull();
     expect((await fetch(`${service.baseUrl}/health/live`)).status).toBe(200);
-    expect(models.filter((m) => (REFUSED_KINDS as readonly string[]).includes(m.name)).map((m) => m.state)).toEqual(REFUSED_KINDS.map(() => 'UNAVAILABLE'));
+    expect(models.filter((m) => (REFUSED_KINDS as readonly string[]).includes(m.name)).map((m) => m.state)).toEqual(
+      REFUSED_KINDS.map(() => 'UNAVAILABLE'),
+    );
     expect(predictions.map((p) => p.prediction)).toEqual(expected.predict.map((i) => ['setosa', 'versicolor', 'virginica'][i]));
   }, 300_000);
 });

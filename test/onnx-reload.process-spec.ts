@@ -40,10 +40,18 @@ onLinux('300 reloads of an ONNX model (the built service as a process)', () => {
   const rssMiB = async () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${service.child.pid}/status`, 'utf8'))![1]) / 1024;
   const threads = async () => (await readdir(`/proc/${service.child.pid}/task`)).length;
   const sessions = async () => Number(/^onnx_sessions (\d+)$/m.exec(await (await fetch(`${service.baseUrl}/metrics`)).text())![1]);
-  const sample = async (cycle: number): Promise<Sample> => ({ cycle, rssMiB: await rssMiB(), threads: await threads(), sessions: await sessions() });
+  const sample = async (cycle: number): Promise<Sample> => ({
+    cycle,
+    rssMiB: await rssMiB(),
+    threads: await threads(),
+    sessions: await sessions(),
+  });
 
   async function reloadAndPredict(): Promise<[number, number]> {
-    const reload = await fetch(`${service.baseUrl}/models/${MODEL}/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const reload = await fetch(`${service.baseUrl}/models/${MODEL}/reload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     const prediction = await fetch(`${service.baseUrl}/models/${MODEL}/prediction`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

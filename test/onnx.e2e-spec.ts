@@ -82,7 +82,7 @@ function fromBytes(datatype: string, bytes: Buffer): ArrayLike<unknown> {
   switch (datatype) {
     case 'BYTES': {
       const strings: string[] = [];
-      for (let offset = 0; offset < bytes.length; ) {
+      for (let offset = 0; offset < bytes.length;) {
         const length = bytes.readUInt32LE(offset);
         strings.push(bytes.subarray(offset + 4, offset + 4 + length).toString('utf8'));
         offset += 4 + length;
@@ -150,7 +150,11 @@ function binaryOutputs(response: LightMyRequestResponse): Record<string, Decoded
   let offset = headerLength;
   for (const output of header.outputs) {
     const size = output.parameters.binary_data_size;
-    outputs[output.name] = { datatype: output.datatype, shape: output.shape, values: fromBytes(output.datatype, body.subarray(offset, offset + size)) };
+    outputs[output.name] = {
+      datatype: output.datatype,
+      shape: output.shape,
+      values: fromBytes(output.datatype, body.subarray(offset, offset + size)),
+    };
     offset += size;
   }
   expect(offset).toBe(body.length);
@@ -163,7 +167,9 @@ function expectValues(actual: ArrayLike<unknown>, expected: HostTensor, where: s
   const want = Array.from(expected.data as ArrayLike<unknown>);
   expect({ where, length: got.length }).toEqual({ where, length: want.length });
   if (expected.dtype === 'float32' || expected.dtype === 'float64') {
-    const far = want.map((v, i) => ({ i, got: got[i], want: v })).filter((e) => !(Math.abs((e.got as number) - (e.want as number)) <= FLOAT_TOLERANCE));
+    const far = want
+      .map((v, i) => ({ i, got: got[i], want: v }))
+      .filter((e) => !(Math.abs((e.got as number) - (e.want as number)) <= FLOAT_TOLERANCE));
     expect({ where, far }).toEqual({ where, far: [] });
   } else {
     expect({ where, values: got }).toEqual({ where, values: want });
@@ -176,7 +182,9 @@ function jsonData(tensor: HostTensor): unknown[] | null {
   const values = Array.from(tensor.data as ArrayLike<unknown>);
   if (tensor.dtype === 'bool') return values.map((v) => v !== 0);
   if (typeof values[0] === 'bigint') {
-    return values.every((v) => (v as bigint) <= BigInt(Number.MAX_SAFE_INTEGER) && (v as bigint) >= -BigInt(Number.MAX_SAFE_INTEGER)) ? values.map(Number) : null;
+    return values.every((v) => (v as bigint) <= BigInt(Number.MAX_SAFE_INTEGER) && (v as bigint) >= -BigInt(Number.MAX_SAFE_INTEGER))
+      ? values.map(Number)
+      : null;
   }
   return values;
 }
@@ -232,7 +240,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     await rm(builtDir, { recursive: true, force: true });
   });
 
-  describe('the tutorial\'s scikit-learn classifier (models/iris-sklearn)', () => {
+  describe("the tutorial's scikit-learn classifier (models/iris-sklearn)", () => {
     it("answers /prediction with scikit-learn's predict and predict_proba on all 150 iris rows", async () => {
       const expected = iris();
 
@@ -260,46 +268,60 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       expect(Object.keys(body)).toEqual(['prediction', 'probabilities', 'model']);
       expect(body.prediction).toBe('setosa');
       expect(Object.keys(body.probabilities)).toEqual(IRIS_LABELS);
-      IRIS_LABELS.forEach((label, c) => expect(Math.abs(body.probabilities[label] - expected.predict_proba[0][c])).toBeLessThanOrEqual(PROBABILITY_TOLERANCE));
+      IRIS_LABELS.forEach((label, c) =>
+        expect(Math.abs(body.probabilities[label] - expected.predict_proba[0][c])).toBeLessThanOrEqual(PROBABILITY_TOLERANCE),
+      );
     });
 
-    it.each([false, true])('answers V2 (binary outputs: %s) with the label scikit-learn predicts and its probabilities, all 150 rows', async (binary) => {
-      const expected = iris();
-      const input = { name: 'float_input', shape: [expected.rows.length, 4], datatype: 'FP32', data: expected.rows.flat() };
+    it.each([false, true])(
+      'answers V2 (binary outputs: %s) with the label scikit-learn predicts and its probabilities, all 150 rows',
+      async (binary) => {
+        const expected = iris();
+        const input = { name: 'float_input', shape: [expected.rows.length, 4], datatype: 'FP32', data: expected.rows.flat() };
 
-      const response = await post('/v2/models/iris-sklearn/infer', { inputs: [input], ...(binary ? { parameters: { binary_data_output: true } } : {}) });
+        const response = await post('/v2/models/iris-sklearn/infer', {
+          inputs: [input],
+          ...(binary ? { parameters: { binary_data_output: true } } : {}),
+        });
 
-      expect(response.statusCode).toBe(200);
-      let labels: unknown[];
-      let probabilities: number[];
-      if (binary) {
-        const outputs = binaryOutputs(response);
-        expect(outputs.output_label).toMatchObject({ datatype: 'INT64', shape: [150] });
-        labels = Array.from(outputs.output_label.values as BigInt64Array, Number);
-        probabilities = Array.from(outputs.output_probability.values as Float32Array);
-      } else {
-        const outputs = response.json().outputs as { name: string; datatype: string; shape: number[]; data: number[] }[];
-        expect(outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape }))).toEqual([
-          { name: 'output_label', datatype: 'INT64', shape: [150] },
-          { name: 'output_probability', datatype: 'FP32', shape: [150, 3] },
-        ]);
-        labels = outputs[0].data;
-        probabilities = outputs[1].data;
-      }
-      expect(labels).toEqual(expected.predict);
-      expect(expected.predict_proba.flat().filter((p, i) => !(Math.abs(probabilities[i] - p) <= PROBABILITY_TOLERANCE))).toEqual([]);
-    });
+        expect(response.statusCode).toBe(200);
+        let labels: unknown[];
+        let probabilities: number[];
+        if (binary) {
+          const outputs = binaryOutputs(response);
+          expect(outputs.output_label).toMatchObject({ datatype: 'INT64', shape: [150] });
+          labels = Array.from(outputs.output_label.values as BigInt64Array, Number);
+          probabilities = Array.from(outputs.output_probability.values as Float32Array);
+        } else {
+          const outputs = response.json().outputs as { name: string; datatype: string; shape: number[]; data: number[] }[];
+          expect(outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape }))).toEqual([
+            { name: 'output_label', datatype: 'INT64', shape: [150] },
+            { name: 'output_probability', datatype: 'FP32', shape: [150, 3] },
+          ]);
+          labels = outputs[0].data;
+          probabilities = outputs[1].data;
+        }
+        expect(labels).toEqual(expected.predict);
+        expect(expected.predict_proba.flat().filter((p, i) => !(Math.abs(probabilities[i] - p) <= PROBABILITY_TOLERANCE))).toEqual([]);
+      },
+    );
 
     it("answers V1 :predict and :classify with the model's outputs and the labels' probabilities", async () => {
       const expected = iris();
 
       const predicted = (await post('/v1/models/iris-sklearn:predict', { instances: expected.rows.slice(0, 2) })).json();
-      const classified = (await post('/v1/models/iris-sklearn:classify', { examples: [Object.fromEntries(IRIS_FEATURES.map((f, i) => [f, expected.rows[100][i]]))] })).json();
+      const classified = (
+        await post('/v1/models/iris-sklearn:classify', {
+          examples: [Object.fromEntries(IRIS_FEATURES.map((f, i) => [f, expected.rows[100][i]]))],
+        })
+      ).json();
 
       expect(predicted.predictions.map((p: { output_label: number }) => p.output_label)).toEqual(expected.predict.slice(0, 2));
       expect(predicted.predictions[1].output_probability).toHaveLength(3);
       expect(classified.result[0].map(([label]: [string, number]) => label)).toEqual(IRIS_LABELS);
-      classified.result[0].forEach(([, p]: [string, number], c: number) => expect(Math.abs(p - expected.predict_proba[100][c])).toBeLessThanOrEqual(PROBABILITY_TOLERANCE));
+      classified.result[0].forEach(([, p]: [string, number], c: number) =>
+        expect(Math.abs(p - expected.predict_proba[100][c])).toBeLessThanOrEqual(PROBABILITY_TOLERANCE),
+      );
     });
 
     it('describes itself in every protocol: platform onnxruntime_onnx, element types, symbolic dimensions as -1', async () => {
@@ -319,7 +341,10 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       });
       const signature = v1.metadata.signature_def.signature_def.serving_default;
       expect(signature.inputs.float_input.dtype).toBe('DT_FLOAT');
-      expect(signature.outputs.output_label).toMatchObject({ dtype: 'DT_INT64', tensor_shape: { dim: [{ size: '-1', name: '' }], unknown_rank: false } });
+      expect(signature.outputs.output_label).toMatchObject({
+        dtype: 'DT_INT64',
+        tensor_shape: { dim: [{ size: '-1', name: '' }], unknown_rank: false },
+      });
       expect(managed).toMatchObject({ state: 'AVAILABLE', format: 'onnx', labels: IRIS_LABELS, features: IRIS_FEATURES });
       expect(managed.outputs).toEqual([
         { name: 'output_label', dtype: 'int64', shape: [-1] },
@@ -331,7 +356,9 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
   describe('the repository', () => {
     it("refuses skl2onnx's ZipMap export with the reason and how to export without it, serving the version before it", async () => {
       const model = (await get('/models/zipmap')).json();
-      const infer = await post('/v2/models/zipmap/infer', { inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+      const infer = await post('/v2/models/zipmap/infer', {
+        inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }],
+      });
       const version2 = await get('/v2/models/zipmap/versions/2/ready');
 
       expect(model.state).toBe('AVAILABLE');
@@ -339,7 +366,9 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
         [1, 'AVAILABLE'],
         [2, 'UNAVAILABLE'],
       ]);
-      expect(model.versions[1].reason).toMatch(/^output "output_probability" is not a tensor .*ZipMap.*to_onnx\(model, X, options=\{"zipmap": False\}\)/);
+      expect(model.versions[1].reason).toMatch(
+        /^output "output_probability" is not a tensor .*ZipMap.*to_onnx\(model, X, options=\{"zipmap": False\}\)/,
+      );
       expect(infer.statusCode).toBe(200);
       expect(infer.json().model_version).toBe('1');
       expect(version2.statusCode).toBe(503);
@@ -350,7 +379,9 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       const model = (await get('/models/both')).json();
 
       expect(model.state).toBe('UNAVAILABLE');
-      expect(model.versions[0].reason).toBe('the folder holds both model.json (TF.js) and model.onnx (ONNX); a version folder holds one model: remove the other file');
+      expect(model.versions[0].reason).toBe(
+        'the folder holds both model.json (TF.js) and model.onnx (ONNX); a version folder holds one model: remove the other file',
+      );
     });
 
     it('is ready, with a TF.js and an ONNX model required, while broken models beside them are listed with their reasons', async () => {
@@ -366,7 +397,9 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     it('counts ONNX inferences per model version in the metrics, and the sessions open', async () => {
       await post('/models/iris-sklearn/prediction', { features: [5.1, 3.5, 1.4, 0.2] });
       const metrics = (await get('/metrics')).body;
-      const available = ((await get('/models')).json().models as { versions: { state: string }[] }[]).flatMap((m) => m.versions).filter((v) => v.state === 'AVAILABLE');
+      const available = ((await get('/models')).json().models as { versions: { state: string }[] }[])
+        .flatMap((m) => m.versions)
+        .filter((v) => v.state === 'AVAILABLE');
 
       expect(metrics).toMatch(/^inference_requests_total\{model="iris-sklearn",version="1",outcome="success"\} [1-9]/m);
       expect(metrics).toMatch(/^inference_batch_size_rows_count\{model="iris-sklearn",version="1"\} [1-9]/m);
@@ -411,9 +444,13 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
 
     it.each(REFUSED_KINDS)('makes %s UNAVAILABLE with the reason, and answers its requests 503 saying why', async (kind) => {
       const model = (await get(`/models/${kind}`)).json();
-      const infer = await post(`/v2/models/${kind}/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
+      const infer = await post(`/v2/models/${kind}/infer`, {
+        inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }],
+      });
 
-      expect(model.versions).toEqual([expect.objectContaining({ version: 1, state: 'UNAVAILABLE', reason: expect.stringMatching(REASONS[kind]) })]);
+      expect(model.versions).toEqual([
+        expect.objectContaining({ version: 1, state: 'UNAVAILABLE', reason: expect.stringMatching(REASONS[kind]) }),
+      ]);
       expect(infer.statusCode).toBe(503);
       expect(infer.json().error).toMatch(/is UNAVAILABLE/);
     });
@@ -421,29 +458,37 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     /** Models whose samples JSON cannot carry: float16 bits, 64-bit integers past 2^53 (onnx_models.py). */
     const NOT_JSON_SAMPLES: readonly string[] = ['dtype-float16', 'int64', 'dtype-int64', 'dtype-uint64'];
 
-    it.each(RUNNABLE_KINDS)('answers %s in V2 binary form with the outputs numpy computes, exactly for every non-float type', async (kind) => {
-      const model = built[kind]!;
+    it.each(RUNNABLE_KINDS)(
+      'answers %s in V2 binary form with the outputs numpy computes, exactly for every non-float type',
+      async (kind) => {
+        const model = built[kind]!;
 
-      const response = await app.inject({ method: 'POST', url: `/v2/models/${kind}/infer`, ...binaryRequest(model.samples!) });
+        const response = await app.inject({ method: 'POST', url: `/v2/models/${kind}/infer`, ...binaryRequest(model.samples!) });
 
-      expect(response.statusCode).toBe(200);
-      const outputs = binaryOutputs(response);
-      expect(Object.keys(outputs)).toEqual(Object.keys(model.expected!));
-      for (const [name, expected] of Object.entries(model.expected!)) {
-        expect({ name, datatype: outputs[name].datatype, shape: outputs[name].shape }).toEqual({
-          name,
-          datatype: DATATYPES[expected.dtype as keyof typeof DATATYPES],
-          shape: expected.shape,
-        });
-        expectValues(outputs[name].values, expected, `${kind}.${name}`);
-      }
-    });
+        expect(response.statusCode).toBe(200);
+        const outputs = binaryOutputs(response);
+        expect(Object.keys(outputs)).toEqual(Object.keys(model.expected!));
+        for (const [name, expected] of Object.entries(model.expected!)) {
+          expect({ name, datatype: outputs[name].datatype, shape: outputs[name].shape }).toEqual({
+            name,
+            datatype: DATATYPES[expected.dtype as keyof typeof DATATYPES],
+            shape: expected.shape,
+          });
+          expectValues(outputs[name].values, expected, `${kind}.${name}`);
+        }
+      },
+    );
 
     it.each(RUNNABLE_KINDS.filter((kind) => !NOT_JSON_SAMPLES.includes(kind)))(
       'answers %s in V2 JSON with the outputs numpy computes',
       async (kind) => {
         const model = built[kind]!;
-        const inputs = Object.entries(model.samples!).map(([name, t]) => ({ name, shape: t.shape, datatype: DATATYPES[t.dtype as keyof typeof DATATYPES], data: jsonData(t) }));
+        const inputs = Object.entries(model.samples!).map(([name, t]) => ({
+          name,
+          shape: t.shape,
+          datatype: DATATYPES[t.dtype as keyof typeof DATATYPES],
+          data: jsonData(t),
+        }));
         expect(inputs.filter((input) => input.data === null)).toEqual([]);
 
         const response = await post(`/v2/models/${kind}/infer`, { inputs });
@@ -452,7 +497,12 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
         for (const output of response.json().outputs as { name: string; datatype: string; shape: number[]; data: unknown[] }[]) {
           const expected = model.expected![output.name];
           expect(output.shape).toEqual(expected.shape);
-          const values = expected.dtype === 'bool' ? output.data.map((v) => (v ? 1 : 0)) : expected.dtype.endsWith('int64') ? output.data.map((v) => BigInt(v as number)) : output.data;
+          const values =
+            expected.dtype === 'bool'
+              ? output.data.map((v) => (v ? 1 : 0))
+              : expected.dtype.endsWith('int64')
+                ? output.data.map((v) => BigInt(v as number))
+                : output.data;
           expectValues(values, expected, `${kind}.${output.name}`);
         }
       },
@@ -469,15 +519,24 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
 
     it('refuses int64 values past 2^53 as JSON numbers, in and out, naming the element and the way (binary form, exact, as the int64 model above shows)', async () => {
       const counts = built.int64!.samples!.counts;
-      const json = await post('/v2/models/int64/infer', { inputs: [{ name: 'counts', shape: [1, 3], datatype: 'INT64', data: [2 ** 53, 1, 2] }] });
+      const json = await post('/v2/models/int64/infer', {
+        inputs: [{ name: 'counts', shape: [1, 3], datatype: 'INT64', data: [2 ** 53, 1, 2] }],
+      });
       // 2^53 + 1 in, plus the model's step of 1: 2^53 + 2 out (onnx_models.py, int64_model).
       const binaryInJsonOut = await app.inject({
         method: 'POST',
         url: '/v2/models/int64/infer',
         ...(() => {
           const bytes = bytesOf(counts);
-          const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'counts', shape: counts.shape, datatype: 'INT64', parameters: { binary_data_size: bytes.length } }] }));
-          return { payload: Buffer.concat([header, bytes]), headers: { 'content-type': 'application/octet-stream', [BINARY_HEADER]: String(header.length) } };
+          const header = Buffer.from(
+            JSON.stringify({
+              inputs: [{ name: 'counts', shape: counts.shape, datatype: 'INT64', parameters: { binary_data_size: bytes.length } }],
+            }),
+          );
+          return {
+            payload: Buffer.concat([header, bytes]),
+            headers: { 'content-type': 'application/octet-stream', [BINARY_HEADER]: String(header.length) },
+          };
         })(),
       });
 
@@ -486,7 +545,9 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
         'inputs[0].data[0]: must be within ±9007199254740991 (2^53 - 1) as a JSON number, got 9007199254740992; send int64 values beyond it in binary form',
       );
       expect(binaryInJsonOut.statusCode).toBe(400);
-      expect(binaryInJsonOut.json().error).toMatch(/^output "shifted" holds 9007199254740994, beyond ±9007199254740991 .*ask for it in binary form/);
+      expect(binaryInJsonOut.json().error).toMatch(
+        /^output "shifted" holds 9007199254740994, beyond ±9007199254740991 .*ask for it in binary form/,
+      );
     });
 
     it('answers V1 :predict on string and several-input models, row and columnar', async () => {
@@ -514,14 +575,49 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     });
 
     it.each<[string, string, unknown, RegExp]>([
-      ['a wrong datatype', 'int64', { inputs: [{ name: 'counts', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, /^inputs\[0\]\.datatype: FP32 cannot feed input "counts", which takes INT64 \(or INT32, /],
-      ['a wrong shape', 'mlp', { inputs: [{ name: 'x', shape: [1, 7], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7] }] }, /^x: has shape \[1,7\]; the model expects \[-1,8\]/],
-      ['a wrong name', 'mlp', { inputs: [{ name: 'y', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] }, /^inputs\[0\]\.name: "y" is not an input of model "mlp"; its inputs are x$/],
+      [
+        'a wrong datatype',
+        'int64',
+        { inputs: [{ name: 'counts', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] },
+        /^inputs\[0\]\.datatype: FP32 cannot feed input "counts", which takes INT64 \(or INT32, /,
+      ],
+      [
+        'a wrong shape',
+        'mlp',
+        { inputs: [{ name: 'x', shape: [1, 7], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7] }] },
+        /^x: has shape \[1,7\]; the model expects \[-1,8\]/,
+      ],
+      [
+        'a wrong name',
+        'mlp',
+        { inputs: [{ name: 'y', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] },
+        /^inputs\[0\]\.name: "y" is not an input of model "mlp"; its inputs are x$/,
+      ],
       ['a missing input', 'multi-io', { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }, /^b: is missing$/],
-      ['a batch of two for a fixed batch of one', 'fixed-batch', { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] }, /the model expects \[1,4\]/],
-      ['a value past an int8 input', 'dtype-int8', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT8', data: [1, 2, 128] }] }, /^inputs\[0\]\.data\[2\]: must be within \[-128, 127\], got 128$/],
-      ['a number for a string input', 'string', { inputs: [{ name: 'words', shape: [1], datatype: 'BYTES', data: [7] }] }, /^inputs\[0\]\.data\[0\]: must be a string, got a number$/],
-      ['a row index the model cannot take', 'gather', { inputs: [{ name: 'rows', shape: [2], datatype: 'INT64', data: [0, 5] }] }, /^the model cannot run on these inputs: .*Gather/],
+      [
+        'a batch of two for a fixed batch of one',
+        'fixed-batch',
+        { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] },
+        /the model expects \[1,4\]/,
+      ],
+      [
+        'a value past an int8 input',
+        'dtype-int8',
+        { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT8', data: [1, 2, 128] }] },
+        /^inputs\[0\]\.data\[2\]: must be within \[-128, 127\], got 128$/,
+      ],
+      [
+        'a number for a string input',
+        'string',
+        { inputs: [{ name: 'words', shape: [1], datatype: 'BYTES', data: [7] }] },
+        /^inputs\[0\]\.data\[0\]: must be a string, got a number$/,
+      ],
+      [
+        'a row index the model cannot take',
+        'gather',
+        { inputs: [{ name: 'rows', shape: [2], datatype: 'INT64', data: [0, 5] }] },
+        /^the model cannot run on these inputs: .*Gather/,
+      ],
     ])('answers %s with 400 naming it', async (_case, model, body, message) => {
       const response = await post(`/v2/models/${model}/infer`, body);
 
@@ -532,7 +628,8 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     it('merges concurrent requests to a model with a symbolic batch dimension; runs a fixed one unbatched; a bad row fails only its request', async () => {
       const metricsOf = async (model: string) => {
         const text = (await get('/metrics')).body;
-        const read = (suffix: string) => Number(new RegExp(`^inference_batch_size_rows_${suffix}\\{model="${model}",version="1"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+        const read = (suffix: string) =>
+          Number(new RegExp(`^inference_batch_size_rows_${suffix}\\{model="${model}",version="1"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
         return { batches: read('count'), rows: read('sum') };
       };
       const mlpBefore = await metricsOf('mlp');
@@ -541,9 +638,15 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       const REQUESTS = 32;
 
       const answers = await Promise.all([
-        ...Array.from({ length: REQUESTS }, () => post('/v2/models/mlp/infer', { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: row }] })),
-        ...Array.from({ length: 8 }, () => post('/v2/models/fixed-batch/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] })),
-        ...Array.from({ length: 8 }, (_, i) => post('/v2/models/gather/infer', { inputs: [{ name: 'rows', shape: [1], datatype: 'INT64', data: [i === 3 ? 9 : i % 3] }] })),
+        ...Array.from({ length: REQUESTS }, () =>
+          post('/v2/models/mlp/infer', { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: row }] }),
+        ),
+        ...Array.from({ length: 8 }, () =>
+          post('/v2/models/fixed-batch/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }),
+        ),
+        ...Array.from({ length: 8 }, (_, i) =>
+          post('/v2/models/gather/infer', { inputs: [{ name: 'rows', shape: [1], datatype: 'INT64', data: [i === 3 ? 9 : i % 3] }] }),
+        ),
       ]);
       const mlpAfter = await metricsOf('mlp');
       const fixedAfter = await metricsOf('fixed-batch');
@@ -617,9 +720,15 @@ describeWithOnnxPython('overload and deadlines on an ONNX model (end to end)', (
   });
 
   it('refuses what does not fit in the queue with 429 and Retry-After, and answers 504 for what waits past its deadline, counting both', async () => {
-    const rows = (n: number): NamedTensors => ({ x: { dtype: 'float32', shape: [n, HEAVY_WIDTH], data: new Float32Array(n * HEAVY_WIDTH).fill(0.01) } });
+    const rows = (n: number): NamedTensors => ({
+      x: { dtype: 'float32', shape: [n, HEAVY_WIDTH], data: new Float32Array(n * HEAVY_WIDTH).fill(0.01) },
+    });
     const metric = async (name: string, labels: string) =>
-      Number(new RegExp(`^${name}\\{model="${HEAVY_KIND}",version="1"${labels}\\} (\\d+)$`, 'm').exec((await app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+      Number(
+        new RegExp(`^${name}\\{model="${HEAVY_KIND}",version="1"${labels}\\} (\\d+)$`, 'm').exec(
+          (await app.inject({ method: 'GET', url: '/metrics' })).body,
+        )?.[1] ?? 0,
+      );
     const outcome = (name: string) => metric('inference_requests_total', `,outcome="${name}"`);
 
     const long = app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(LONG_ROWS)) });
@@ -629,7 +738,11 @@ describeWithOnnxPython('overload and deadlines on an ONNX model (end to end)', (
       if (Date.now() > deadline) throw new Error('the long request was never seen running');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    const waiting = await Promise.all(Array.from({ length: WAITING }, () => app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(1)) })));
+    const waiting = await Promise.all(
+      Array.from({ length: WAITING }, () =>
+        app.inject({ method: 'POST', url: `/v2/models/${HEAVY_KIND}/infer`, ...binaryRequest(rows(1)) }),
+      ),
+    );
     const statuses = waiting.map((r) => r.statusCode);
 
     expect((await long).statusCode).toBe(200);

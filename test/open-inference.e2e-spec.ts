@@ -33,7 +33,14 @@ import {
   SERVER_METADATA_RESPONSE,
   SERVER_READY_RESPONSE,
 } from './schemas/open-inference.schemas';
-import { denseReference, expectCloseTo, intsReference as intsRows, MULTI_A, MULTI_B, multiReference as multiRows } from './support/references';
+import {
+  denseReference,
+  expectCloseTo,
+  intsReference as intsRows,
+  MULTI_A,
+  MULTI_B,
+  multiReference as multiRows,
+} from './support/references';
 import { createTestApp, SHIPPED_MODELS, waitUntilStarted } from './support/test-app';
 
 type Response = Awaited<ReturnType<NestFastifyApplication['inject']>>;
@@ -180,7 +187,7 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
       expect(expectOk(await get('/v2/health/live'), SERVER_LIVE_RESPONSE).live).toBe(true);
     });
 
-    it('GET /v2/health/ready answers 200 while only a model the server is not required to serve is broken; that model\'s ready answers 503 naming why', async () => {
+    it("GET /v2/health/ready answers 200 while only a model the server is not required to serve is broken; that model's ready answers 503 naming why", async () => {
       const server = await get('/v2/health/ready');
       const broken = await get(`/v2/models/${BROKEN}/ready`);
 
@@ -239,7 +246,11 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
       ['a model name that cannot be a folder', model('a..b'), 400, [/name/]],
       ['a version that is not a positive integer', model(IRIS, '0'), 400, [/version/]],
     ] as [string, string, number, Matcher[]][])('answers metadata of %s with an error: GET %s → %i', async (_case, url, status, says) => {
-      expectError(await get(url), status, says.map((s) => (s === MISSING_SHARD ? missingShard : s)));
+      expectError(
+        await get(url),
+        status,
+        says.map((s) => (s === MISSING_SHARD ? missingShard : s)),
+      );
     });
   });
 
@@ -323,7 +334,10 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     it.each([[['scaled']], [['sum']], [['scaled', 'sum']]])('returns only the outputs asked for in "outputs": %j', async (names) => {
       const expected = multiReference(multi);
 
-      const body = expectOk(await infer(MULTI, { inputs: multiInputs(multi), outputs: names.map((name) => ({ name })) }), INFERENCE_RESPONSE);
+      const body = expectOk(
+        await infer(MULTI, { inputs: multiInputs(multi), outputs: names.map((name) => ({ name })) }),
+        INFERENCE_RESPONSE,
+      );
 
       const returned = body.outputs.map((o: { name: string }) => o.name);
       expect([...returned].sort()).toEqual([...names].sort());
@@ -354,7 +368,9 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     it.each(INT_DATATYPES)('accepts %s data for an int32 input, answering INT32 counts + step exactly', async (datatype) => {
       const body = expectOk(await infer(INTS, { inputs: [countsInput(ints, datatype)] }), INFERENCE_RESPONSE);
 
-      expect(body.outputs).toEqual([{ name: ints.outputName, datatype: INT32, shape: [COUNTS.length, ints.width], data: intsReference(ints) }]);
+      expect(body.outputs).toEqual([
+        { name: ints.outputName, datatype: INT32, shape: [COUNTS.length, ints.width], data: intsReference(ints) },
+      ]);
     });
 
     it('leaves no tensor behind, after answers and errors alike', async () => {
@@ -376,32 +392,97 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     const one = (input: Partial<InputTensor>) => ({ inputs: [{ ...irisInput([IRIS_ROW]), ...input }] });
 
     it.each([
-      ['the shape is not one the model takes', IRIS, () => one({ shape: [1, 5], data: [...IRIS_ROW, 1] }), [IRIS_INPUT, /\[1, ?5\]/, /\[-1, ?4\]/]],
+      [
+        'the shape is not one the model takes',
+        IRIS,
+        () => one({ shape: [1, 5], data: [...IRIS_ROW, 1] }),
+        [IRIS_INPUT, /\[1, ?5\]/, /\[-1, ?4\]/],
+      ],
       ['the shape has the wrong rank', IRIS, () => one({ shape: [IRIS_FEATURES] }), [IRIS_INPUT, /shape/]],
-      ['the data holds fewer values than the shape needs', IRIS, () => one({ data: IRIS_ROW.slice(1) }), [/inputs\[0\]\.data/, /\b3\b/, /\b4\b/]],
-      ['the data holds more values than the shape needs', IRIS, () => one({ data: [...IRIS_ROW, 1] }), [/inputs\[0\]\.data/, /\b5\b/, /\b4\b/]],
+      [
+        'the data holds fewer values than the shape needs',
+        IRIS,
+        () => one({ data: IRIS_ROW.slice(1) }),
+        [/inputs\[0\]\.data/, /\b3\b/, /\b4\b/],
+      ],
+      [
+        'the data holds more values than the shape needs',
+        IRIS,
+        () => one({ data: [...IRIS_ROW, 1] }),
+        [/inputs\[0\]\.data/, /\b5\b/, /\b4\b/],
+      ],
       ['the datatype is INT32 for a float input', IRIS, () => one({ datatype: INT32 }), [/inputs\[0\]\.datatype/, INT32, IRIS_INPUT, FP32]],
-      ['the datatype is BOOL for a float input', IRIS, () => one({ datatype: 'BOOL', data: [true, false, true, false] }), [/inputs\[0\]\.datatype/, 'BOOL', IRIS_INPUT]],
-      ['the datatype is FP32 for an int32 input', INTS, () => ({ inputs: [countsInput(ints, FP32)] }), [/inputs\[0\]\.datatype/, FP32, INT32]],
+      [
+        'the datatype is BOOL for a float input',
+        IRIS,
+        () => one({ datatype: 'BOOL', data: [true, false, true, false] }),
+        [/inputs\[0\]\.datatype/, 'BOOL', IRIS_INPUT],
+      ],
+      [
+        'the datatype is FP32 for an int32 input',
+        INTS,
+        () => ({ inputs: [countsInput(ints, FP32)] }),
+        [/inputs\[0\]\.datatype/, FP32, INT32],
+      ],
       ['the datatype is not one the protocol defines', IRIS, () => one({ datatype: 'FLOAT32' }), [/inputs\[0\]\.datatype/, FP32]],
       ['an input is not one the model has', IRIS, () => one({ name: 'x' }), [/inputs\[0\]\.name/, '"x"', IRIS_INPUT]],
-      ['an input is given twice', MULTI, () => ({ inputs: [...multiInputs(multi), multiInputs(multi)[0]] }), [/inputs\[2\]/, '"a"', /twice/]],
+      [
+        'an input is given twice',
+        MULTI,
+        () => ({ inputs: [...multiInputs(multi), multiInputs(multi)[0]] }),
+        [/inputs\[2\]/, '"a"', /twice/],
+      ],
       ['an input the model needs is missing', MULTI, () => ({ inputs: multiInputs(multi).slice(0, 1) }), [/\bb\b/, /missing/]],
-      ['an output asked for is not one the model has', IRIS, () => ({ ...one({}), outputs: [{ name: 'nope' }] }), [/outputs/, '"nope"', IRIS_OUTPUT]],
+      [
+        'an output asked for is not one the model has',
+        IRIS,
+        () => ({ ...one({}), outputs: [{ name: 'nope' }] }),
+        [/outputs/, '"nope"', IRIS_OUTPUT],
+      ],
       ['the data holds a string', IRIS, () => one({ data: ['5.1', ...IRIS_ROW.slice(1)] }), [/inputs\[0\]\.data\[0\]/, /number/, /string/]],
       ['the data holds null', IRIS, () => one({ data: [...IRIS_ROW.slice(0, 3), null] }), [/inputs\[0\]\.data\[3\]/, /number/]],
-      ['the data holds a boolean for a float input', IRIS, () => one({ data: [true, ...IRIS_ROW.slice(1)] }), [/inputs\[0\]\.data\[0\]/, /number/]],
-      ['the data holds a number beyond float32', IRIS, () => one({ data: [1e39, ...IRIS_ROW.slice(1)] }), [/inputs\[0\]\.data\[0\]/, /float32/]],
-      ['the data holds a fraction for an int32 input', INTS, () => ({ inputs: [countsInput(ints, INT32, [[1, 2.5, 3]])] }), [/inputs\[0\]\.data\[1\]/, /integer/]],
-      ['nested data is ragged', IRIS, () => ({ inputs: [{ ...irisInput(IRIS_ROWS.slice(0, 2)), data: [IRIS_ROW, IRIS_ROW.slice(1)] }] }), [/inputs\[0\]\.data\[1\]/]],
+      [
+        'the data holds a boolean for a float input',
+        IRIS,
+        () => one({ data: [true, ...IRIS_ROW.slice(1)] }),
+        [/inputs\[0\]\.data\[0\]/, /number/],
+      ],
+      [
+        'the data holds a number beyond float32',
+        IRIS,
+        () => one({ data: [1e39, ...IRIS_ROW.slice(1)] }),
+        [/inputs\[0\]\.data\[0\]/, /float32/],
+      ],
+      [
+        'the data holds a fraction for an int32 input',
+        INTS,
+        () => ({ inputs: [countsInput(ints, INT32, [[1, 2.5, 3]])] }),
+        [/inputs\[0\]\.data\[1\]/, /integer/],
+      ],
+      [
+        'nested data is ragged',
+        IRIS,
+        () => ({ inputs: [{ ...irisInput(IRIS_ROWS.slice(0, 2)), data: [IRIS_ROW, IRIS_ROW.slice(1)] }] }),
+        [/inputs\[0\]\.data\[1\]/],
+      ],
       ['the data is not a list', IRIS, () => one({ data: 5 as unknown as unknown[] }), [/inputs\[0\]\.data/, /array|list/]],
       ['the shape has a negative dimension', IRIS, () => one({ shape: [1, -4] }), [/inputs\[0\]\.shape/]],
       ['the shape has a fractional dimension', IRIS, () => one({ shape: [1, 4.5] }), [/inputs\[0\]\.shape/, /integer/]],
       ['the request has a field the protocol does not define', IRIS, () => ({ ...one({}), extra: 1 }), [/extra/]],
       ['an input has a field the protocol does not define', IRIS, () => one({ extra: 1 } as Partial<InputTensor>), [/inputs\[0\]\.extra/]],
       ['the inputs list is empty', IRIS, () => ({ inputs: [] }), [/inputs/, /empty/]],
-      ['an input has no datatype', IRIS, () => ({ inputs: [{ name: IRIS_INPUT, shape: [1, IRIS_FEATURES], data: IRIS_ROW }] }), [/inputs\[0\]\.datatype/]],
-      ['an input has no data', IRIS, () => ({ inputs: [{ name: IRIS_INPUT, shape: [1, IRIS_FEATURES], datatype: FP32 }] }), [/inputs\[0\]\.data/]],
+      [
+        'an input has no datatype',
+        IRIS,
+        () => ({ inputs: [{ name: IRIS_INPUT, shape: [1, IRIS_FEATURES], data: IRIS_ROW }] }),
+        [/inputs\[0\]\.datatype/],
+      ],
+      [
+        'an input has no data',
+        IRIS,
+        () => ({ inputs: [{ name: IRIS_INPUT, shape: [1, IRIS_FEATURES], datatype: FP32 }] }),
+        [/inputs\[0\]\.data/],
+      ],
       ['parameters is not an object', IRIS, () => ({ ...one({}), parameters: 5 }), [/parameters/, /object/]],
       ['an output asked for has no name', IRIS, () => ({ ...one({}), outputs: [{}] }), [/outputs\[0\]\.name/]],
     ] as [string, string, () => unknown, Matcher[]][])('refuses the request when %s', async (_case, name, body, says) => {
@@ -434,7 +515,12 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     });
 
     it('refuses a body that is not application/json with 415', async () => {
-      const response = await app.inject({ method: 'POST', url: inferUrl(IRIS), headers: { 'content-type': 'text/plain' }, payload: JSON.stringify(one({})) });
+      const response = await app.inject({
+        method: 'POST',
+        url: inferUrl(IRIS),
+        headers: { 'content-type': 'text/plain' },
+        payload: JSON.stringify(one({})),
+      });
 
       expectError(response, 415, [/application\/json/]);
     });
@@ -524,7 +610,12 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     afterAll(() => tokenless?.close());
 
     it.each(['load', 'unload'] as const)('turns %s off: 403, whatever token is sent', async (action) => {
-      const response = await tokenless.inject({ method: 'POST', url: repositoryUrl(SPARE, action), headers: { ...JSON_HEADERS, ...AUTH }, payload: '{}' });
+      const response = await tokenless.inject({
+        method: 'POST',
+        url: repositoryUrl(SPARE, action),
+        headers: { ...JSON_HEADERS, ...AUTH },
+        payload: '{}',
+      });
 
       expectError(response, 403, [/ADMIN_TOKEN/]);
     });

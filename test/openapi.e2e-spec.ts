@@ -1,7 +1,10 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createTestApp } from './support/test-app';
 
-type Operation = { responses: Record<string, { content?: Record<string, { example?: unknown; examples?: unknown }> }>; requestBody?: unknown };
+type Operation = {
+  responses: Record<string, { content?: Record<string, { example?: unknown; examples?: unknown }> }>;
+  requestBody?: unknown;
+};
 
 const ROUTES: [string, string][] = [
   ['/', 'get'],
@@ -42,7 +45,10 @@ const ROUTES: [string, string][] = [
 
 describe('OpenAPI document and Swagger UI (end to end)', () => {
   let app: NestFastifyApplication;
-  let document: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+  let document: {
+    paths: Record<string, Record<string, Operation>>;
+    components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+  };
 
   beforeAll(async () => {
     app = await createTestApp();

@@ -71,7 +71,9 @@ describe('overload of the built service (real HTTP, MAX_QUEUE_SIZE=8, MAX_IN_FLI
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }),
+          );
           response.on('error', reject);
         },
       );
@@ -98,7 +100,12 @@ describe('overload of the built service (real HTTP, MAX_QUEUE_SIZE=8, MAX_IN_FLI
   }
 
   beforeAll(async () => {
-    service = await startService({ MAX_QUEUE_SIZE: '8', MAX_IN_FLIGHT_REQUESTS: String(MAX_IN_FLIGHT), REQUEST_TIMEOUT_MS: '500', MODEL_POLL_INTERVAL_MS: '0' });
+    service = await startService({
+      MAX_QUEUE_SIZE: '8',
+      MAX_IN_FLIGHT_REQUESTS: String(MAX_IN_FLIGHT),
+      REQUEST_TIMEOUT_MS: '500',
+      MODEL_POLL_INTERVAL_MS: '0',
+    });
     await waitFor200(`${service.baseUrl}/health/ready`, START_TIMEOUT_MS);
     agent = new Agent({ keepAlive: true, maxSockets: BURST });
   }, START_TIMEOUT_MS + 5_000);
@@ -113,78 +120,84 @@ describe('overload of the built service (real HTTP, MAX_QUEUE_SIZE=8, MAX_IN_FLI
     }
   });
 
-  it(
-    'answers bursts far over capacity with only 200, 429 (Retry-After) and 504, stays alive, and recovers its full throughput',
-    async () => {
-      // Warm-up, then the throughput before any overload.
-      for (let i = 0; i < WARM_UP; i++) await send(BATCHES[i % BATCHES.length].path, BATCHES[i % BATCHES.length].body);
-      const before = await sequentialThroughput();
+  it('answers bursts far over capacity with only 200, 429 (Retry-After) and 504, stays alive, and recovers its full throughput', async () => {
+    // Warm-up, then the throughput before any overload.
+    for (let i = 0; i < WARM_UP; i++) await send(BATCHES[i % BATCHES.length].path, BATCHES[i % BATCHES.length].body);
+    const before = await sequentialThroughput();
 
-      const statuses = new Map<number, number>();
-      const problems: string[] = [];
-      const started = performance.now();
-      for (let burst = 0; burst < BURSTS; burst++) {
-        const settled = await Promise.allSettled(
-          Array.from({ length: BURST }, (_, i) => {
-            const batch = BATCHES[i % BATCHES.length];
-            return send(batch.path, batch.body).then((answer) => ({ batch, answer }));
-          }),
-        );
-        for (const result of settled) {
-          if (result.status === 'rejected') {
-            problems.push(`burst ${burst}: socket error ${(result.reason as Error).message}`);
-            continue;
-          }
-          const { batch, answer } = result.value;
-          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-          if (!ALLOWED_UNDER_LOAD.includes(answer.status)) problems.push(`burst ${burst}: ${batch.path} → ${answer.status} ${answer.body.slice(0, 200)}`);
-          if (answer.status === 429 && !/^\d+$/.test(String(answer.headers['retry-after'] ?? ''))) problems.push(`burst ${burst}: a 429 without Retry-After`);
-          if (answer.status === 200 && batch.rows(JSON.parse(answer.body)) !== ROWS) problems.push(`burst ${burst}: a 200 without ${ROWS} rows`);
-          if (answer.status === 429 || answer.status >= 500) {
-            if (typeof answer.headers['x-request-id'] !== 'string') problems.push(`burst ${burst}: a ${answer.status} without x-request-id`);
-            // The route's error shape: {"error": ...} on /v1 and /v2, {statusCode, error, message, requestId} elsewhere.
-            const body = JSON.parse(answer.body);
-            const shaped = batch.path.startsWith('/v')
-              ? Object.keys(body).join() === 'error' && typeof body.error === 'string' && body.error !== ''
-              : body.statusCode === answer.status && typeof body.message === 'string' && body.message !== '' && body.requestId === answer.headers['x-request-id'];
-            if (!shaped) problems.push(`burst ${burst}: ${batch.path} → ${answer.status} in the wrong error shape: ${answer.body.slice(0, 200)}`);
-          }
+    const statuses = new Map<number, number>();
+    const problems: string[] = [];
+    const started = performance.now();
+    for (let burst = 0; burst < BURSTS; burst++) {
+      const settled = await Promise.allSettled(
+        Array.from({ length: BURST }, (_, i) => {
+          const batch = BATCHES[i % BATCHES.length];
+          return send(batch.path, batch.body).then((answer) => ({ batch, answer }));
+        }),
+      );
+      for (const result of settled) {
+        if (result.status === 'rejected') {
+          problems.push(`burst ${burst}: socket error ${(result.reason as Error).message}`);
+          continue;
+        }
+        const { batch, answer } = result.value;
+        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+        if (!ALLOWED_UNDER_LOAD.includes(answer.status))
+          problems.push(`burst ${burst}: ${batch.path} → ${answer.status} ${answer.body.slice(0, 200)}`);
+        if (answer.status === 429 && !/^\d+$/.test(String(answer.headers['retry-after'] ?? '')))
+          problems.push(`burst ${burst}: a 429 without Retry-After`);
+        if (answer.status === 200 && batch.rows(JSON.parse(answer.body)) !== ROWS)
+          problems.push(`burst ${burst}: a 200 without ${ROWS} rows`);
+        if (answer.status === 429 || answer.status >= 500) {
+          if (typeof answer.headers['x-request-id'] !== 'string') problems.push(`burst ${burst}: a ${answer.status} without x-request-id`);
+          // The route's error shape: {"error": ...} on /v1 and /v2, {statusCode, error, message, requestId} elsewhere.
+          const body = JSON.parse(answer.body);
+          const shaped = batch.path.startsWith('/v')
+            ? Object.keys(body).join() === 'error' && typeof body.error === 'string' && body.error !== ''
+            : body.statusCode === answer.status &&
+              typeof body.message === 'string' &&
+              body.message !== '' &&
+              body.requestId === answer.headers['x-request-id'];
+          if (!shaped)
+            problems.push(`burst ${burst}: ${batch.path} → ${answer.status} in the wrong error shape: ${answer.body.slice(0, 200)}`);
         }
       }
-      const burstSeconds = (performance.now() - started) / 1000;
-      const alive = service.child.exitCode === null && service.child.signalCode === null;
-      const live = await send('/health/live');
+    }
+    const burstSeconds = (performance.now() - started) / 1000;
+    const alive = service.child.exitCode === null && service.child.signalCode === null;
+    const live = await send('/health/live');
 
-      // Recovery: everything is admitted again, as fast as before.
-      const after = await sequentialThroughput();
+    // Recovery: everything is admitted again, as fast as before.
+    const after = await sequentialThroughput();
 
-      process.stdout.write(
-        [
-          `overload: ${BURSTS} bursts of ${BURST} concurrent requests of ${ROWS} rows in ${burstSeconds.toFixed(1)} s: ` +
-            [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(', '),
-          `overload: sequential throughput ${before.toFixed(1)}/s before, ${after.toFixed(1)}/s after (${(after / before).toFixed(2)}x, at least ${RECOVERY_FACTOR}x required)`,
-          '',
-        ].join('\n'),
-      );
+    process.stdout.write(
+      [
+        `overload: ${BURSTS} bursts of ${BURST} concurrent requests of ${ROWS} rows in ${burstSeconds.toFixed(1)} s: ` +
+          [...statuses.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([s, n]) => `${s}×${n}`)
+            .join(', '),
+        `overload: sequential throughput ${before.toFixed(1)}/s before, ${after.toFixed(1)}/s after (${(after / before).toFixed(2)}x, at least ${RECOVERY_FACTOR}x required)`,
+        '',
+      ].join('\n'),
+    );
 
-      expect(problems).toEqual([]);
-      const total = [...statuses.values()].reduce((a, b) => a + b, 0);
-      expect(total).toBe(BURSTS * BURST);
-      // The bursts did overload the service (some refused), and it kept serving through them (some answered).
-      expect(statuses.get(429) ?? 0).toBeGreaterThan(0);
-      expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
-      expect(alive).toBe(true);
-      expect(live.status).toBe(200);
-      expect(after).toBeGreaterThanOrEqual(RECOVERY_FACTOR * before);
-      // No unexpected fault was logged (an error line is what a 500 leaves behind).
-      const errors = service
-        .output()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { level: number; msg?: string })
-        .filter((entry) => entry.level >= 50);
-      expect(errors).toEqual([]);
-    },
-    90_000,
-  );
+    expect(problems).toEqual([]);
+    const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBe(BURSTS * BURST);
+    // The bursts did overload the service (some refused), and it kept serving through them (some answered).
+    expect(statuses.get(429) ?? 0).toBeGreaterThan(0);
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
+    expect(alive).toBe(true);
+    expect(live.status).toBe(200);
+    expect(after).toBeGreaterThanOrEqual(RECOVERY_FACTOR * before);
+    // No unexpected fault was logged (an error line is what a 500 leaves behind).
+    const errors = service
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg?: string })
+      .filter((entry) => entry.level >= 50);
+    expect(errors).toEqual([]);
+  }, 90_000);
 });

@@ -12,7 +12,11 @@ const VERSICOLOR_ROW = [7.0, 3.2, 4.7, 1.4];
 const VIRGINICA_ROW = [6.3, 3.3, 6.0, 2.5];
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const LATEST_VERSION = String(
-  Math.max(...readdirSync(join(SHIPPED_MODELS, IRIS)).filter((name) => /^\d+$/.test(name)).map(Number)),
+  Math.max(
+    ...readdirSync(join(SHIPPED_MODELS, IRIS))
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number),
+  ),
 );
 
 describe('POST and GET /prediction (end to end, shipped iris model)', () => {
@@ -139,13 +143,25 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
       ['null among the features', { features: [5.1, null, 1.4, 0.2] }, 'features[1]: must be a number, got null'],
       ['a nested list as a feature', { features: [[5.1], 3.5, 1.4, 0.2] }, 'features[0]: must be a number, got a list'],
       ['a number beyond float32', { features: [1e39, 3.5, 1.4, 0.2] }, 'features[0]: must be a finite number within float32 range'],
-      ['features that are a string', { features: 'setosa' }, 'features: must be a list of numbers or an object of numbers keyed by feature name, got a string'],
+      [
+        'features that are a string',
+        { features: 'setosa' },
+        'features: must be a list of numbers or an object of numbers keyed by feature name, got a string',
+      ],
       ['an empty body object', {}, 'send "features" (one row) or "instances" (a list of rows)'],
       ['both features and instances', { features: SETOSA_ROW, instances: [SETOSA_ROW] }, 'send either "features" or "instances", not both'],
       ['an unknown field', { features: SETOSA_ROW, model: 'other' }, 'model: is not a field of this request'],
       ['a misspelt field', { feature: SETOSA_ROW }, 'feature: is not a field of this request'],
-      ['a named feature missing', { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4 } }, 'features: is missing petal_width'],
-      ['an unknown feature name', { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_size: 0.2 } }, 'features.petal_size: is not a feature of model "iris"'],
+      [
+        'a named feature missing',
+        { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4 } },
+        'features: is missing petal_width',
+      ],
+      [
+        'an unknown feature name',
+        { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_size: 0.2 } },
+        'features.petal_size: is not a feature of model "iris"',
+      ],
       ['an empty batch', { instances: [] }, 'instances: must hold at least one row'],
       ['a bad row in a batch', { instances: [SETOSA_ROW, [1, 2, 'x', 4]] }, 'instances[1][2]: must be a number, got a string'],
       ['a short row in a batch', { instances: [SETOSA_ROW, [1, 2, 3]] }, 'instances[1]: has 3 values; model "iris" takes 4'],
@@ -175,7 +191,11 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
     it.each([
       ['instances', { instances: null }, 'instances: must be a list of rows, got null'],
       ['features', { features: null }, 'features: must be a list of numbers or an object of numbers keyed by feature name, got null'],
-      ['features beside instances', { features: null, instances: [SETOSA_ROW] }, 'features: must be a list of numbers or an object of numbers keyed by feature name, got null'],
+      [
+        'features beside instances',
+        { features: null, instances: [SETOSA_ROW] },
+        'features: must be a list of numbers or an object of numbers keyed by feature name, got null',
+      ],
     ])('rejects null %s with 400', async (_case, payload, message) => {
       const response = await post(payload);
 
@@ -261,7 +281,9 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
       const response = await app.inject({ method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload });
 
       expect(response.statusCode).toBe(400);
-      expect(response.json().message).toBe('__proto__: is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused');
+      expect(response.json().message).toBe(
+        '__proto__: is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused',
+      );
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 
@@ -288,12 +310,28 @@ describe('POST and GET /prediction (end to end, shipped iris model)', () => {
     });
 
     it.each<[string, string, string]>([
-      ['a feature that is not a number', 'sepal_length=abc&sepal_width=3.5&petal_length=1.4&petal_width=0.2', 'query.sepal_length must be a decimal number'],
-      ['a feature given twice', 'sepal_length=5.1&sepal_length=5.2&sepal_width=3.5&petal_length=1.4&petal_width=0.2', 'query.sepal_length is given more than once'],
+      [
+        'a feature that is not a number',
+        'sepal_length=abc&sepal_width=3.5&petal_length=1.4&petal_width=0.2',
+        'query.sepal_length must be a decimal number',
+      ],
+      [
+        'a feature given twice',
+        'sepal_length=5.1&sepal_length=5.2&sepal_width=3.5&petal_length=1.4&petal_width=0.2',
+        'query.sepal_length is given more than once',
+      ],
       ['a missing feature', 'sepal_length=5.1&sepal_width=3.5&petal_length=1.4', 'query: is missing petal_width'],
-      ['an unknown parameter', 'sepal_length=5.1&sepal_width=3.5&petal_length=1.4&petal_width=0.2&color=1', 'query.color: is not a feature of model "iris"'],
+      [
+        'an unknown parameter',
+        'sepal_length=5.1&sepal_width=3.5&petal_length=1.4&petal_width=0.2&color=1',
+        'query.color: is not a feature of model "iris"',
+      ],
       ['no parameters', '', 'give each feature as a query parameter'],
-      ['a value beyond float32', 'sepal_length=1e39&sepal_width=3.5&petal_length=1.4&petal_width=0.2', 'query.sepal_length must be a finite number within float32 range'],
+      [
+        'a value beyond float32',
+        'sepal_length=1e39&sepal_width=3.5&petal_length=1.4&petal_width=0.2',
+        'query.sepal_length must be a finite number within float32 range',
+      ],
     ])('rejects a GET with %s with 400', async (_case, query, message) => {
       const response = await app.inject({ method: 'GET', url: `/prediction?${query}` });
 

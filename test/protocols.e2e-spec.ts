@@ -85,7 +85,9 @@ describe('the same iris rows through every protocol (end to end)', () => {
     const body = ok(await post(url, { instances: IRIS_ROWS }));
 
     expect(body.predictions.map(probabilitiesOf)).toEqual(v2Rows);
-    expect(body.predictions.map((p: { prediction: string }) => p.prediction)).toEqual(v2Rows.map((row) => labels[row.indexOf(Math.max(...row))]));
+    expect(body.predictions.map((p: { prediction: string }) => p.prediction)).toEqual(
+      v2Rows.map((row) => labels[row.indexOf(Math.max(...row))]),
+    );
   });
 
   it.each([

@@ -11,7 +11,13 @@ const SETOSA = [5.1, 3.5, 1.4, 0.2];
 const JSON_HEADERS = { 'content-type': 'application/json' };
 /** Not JSON at all: a request that reaches its route is answered 400. */
 const MALFORMED = '{"features": [5.1, 3.5,';
-const VERSION = String(Math.max(...readdirSync(join(SHIPPED_MODELS, 'iris')).filter((name) => /^\d+$/.test(name)).map(Number)));
+const VERSION = String(
+  Math.max(
+    ...readdirSync(join(SHIPPED_MODELS, 'iris'))
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number),
+  ),
+);
 
 /** The real loader, whose models' inferences wait while the test holds them. */
 class HeldLoader extends ModelLoader {
@@ -47,7 +53,11 @@ const ROUTES: [string, boolean, object][] = [
   ['/models/iris/prediction', false, { features: SETOSA }],
   [`/models/iris/versions/${VERSION}/prediction`, false, { features: SETOSA }],
   ['/v2/models/iris/infer', true, { inputs: [{ name: 'standardize_input', shape: [1, 4], datatype: 'FP32', data: SETOSA }] }],
-  [`/v2/models/iris/versions/${VERSION}/infer`, true, { inputs: [{ name: 'standardize_input', shape: [1, 4], datatype: 'FP32', data: SETOSA }] }],
+  [
+    `/v2/models/iris/versions/${VERSION}/infer`,
+    true,
+    { inputs: [{ name: 'standardize_input', shape: [1, 4], datatype: 'FP32', data: SETOSA }] },
+  ],
   ['/v1/models/iris:predict', true, { instances: [SETOSA] }],
   [`/v1/models/iris/versions/${VERSION}:predict`, true, { instances: [SETOSA] }],
 ];
@@ -77,7 +87,9 @@ describe('queue admission: a full queue refuses before the body is read (end to 
     app.inject({ method: 'POST', url, headers: JSON_HEADERS, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
   const rejected = async (): Promise<number> => {
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    const line = text.split('\n').find((l) => l.startsWith('inference_requests_total{') && l.includes('model="iris"') && l.includes('outcome="rejected"'));
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('inference_requests_total{') && l.includes('model="iris"') && l.includes('outcome="rejected"'));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };
 
@@ -97,7 +109,10 @@ describe('queue admission: a full queue refuses before the body is read (end to 
   async function fillQueue(): Promise<Promise<unknown>[]> {
     loader.hold();
     const running = post('/prediction', { features: SETOSA });
-    await until(async () => (await gauge('inference_in_flight_requests')) === 1 && (await gauge('inference_queue_depth_rows')) === 0, 'the first request running');
+    await until(
+      async () => (await gauge('inference_in_flight_requests')) === 1 && (await gauge('inference_queue_depth_rows')) === 0,
+      'the first request running',
+    );
     const waiting = post('/prediction', { features: SETOSA });
     const registry = app.get(ModelRegistry);
     await until(() => registry.resolve('iris').queueFull() !== undefined, 'the queue filling');

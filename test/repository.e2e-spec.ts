@@ -109,7 +109,13 @@ describe('the model repository and its management API (end to end, models built 
     it('describes one version with the labels and features of its metadata.json', async () => {
       const response = await get('/models/flowers/versions/2');
 
-      expect(response.json()).toMatchObject({ name: 'flowers', version: 2, format: 'layers', labels: FLOWER_LABELS, features: FLOWER_FEATURES });
+      expect(response.json()).toMatchObject({
+        name: 'flowers',
+        version: 2,
+        format: 'layers',
+        labels: FLOWER_LABELS,
+        features: FLOWER_FEATURES,
+      });
     });
 
     it.each([
@@ -249,7 +255,11 @@ describe('model management without ADMIN_TOKEN', () => {
   afterAll(() => app.close());
 
   it.each(['load', 'unload', 'reload'])('turns POST /models/{name}/%s off with 403', async (action) => {
-    const response = await app.inject({ method: 'POST', url: `/models/iris/${action}`, headers: { authorization: 'Bearer anything-at-all-here' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/models/iris/${action}`,
+      headers: { authorization: 'Bearer anything-at-all-here' },
+    });
 
     expect(response.statusCode).toBe(403);
     expect(response.json().message).toBe('model management is turned off: set ADMIN_TOKEN to turn it on');

@@ -37,7 +37,7 @@ describe('security headers and CORS (end to end)', () => {
       ['an unknown route', 'GET', '/nothing', undefined],
       ['a V2 route', 'GET', '/v2', undefined],
       ['the metrics', 'GET', '/metrics', undefined],
-    ])('sends the API\'s security headers, and none of an HTML page\'s, on %s', async (_case, method, url, payload) => {
+    ])("sends the API's security headers, and none of an HTML page's, on %s", async (_case, method, url, payload) => {
       const response = await app.inject({ method: method as 'GET' | 'POST', url, ...(payload ? { payload } : {}) });
 
       expect(response.headers).toMatchObject(API_HEADERS);
@@ -45,7 +45,7 @@ describe('security headers and CORS (end to end)', () => {
       expect(response.headers['x-xss-protection']).toBeUndefined();
     });
 
-    it.each(['/docs', '/docs/', '/docs/swagger-ui.css', '/docs-json'])('sends an HTML page\'s security headers on %s', async (url) => {
+    it.each(['/docs', '/docs/', '/docs/swagger-ui.css', '/docs-json'])("sends an HTML page's security headers on %s", async (url) => {
       const response = await app.inject({ method: 'GET', url });
 
       expect(response.statusCode).toBeLessThan(400);
@@ -126,7 +126,10 @@ describe('body limits per route (end to end)', () => {
   it.each([
     ['/prediction', { instances: Array.from({ length: 990 }, () => [5.15, 3.55, 1.45, 0.25]) }],
     ['/v1/models/iris:predict', { instances: Array.from({ length: 990 }, () => [5.15, 3.55, 1.45, 0.25]) }],
-    ['/v2/models/iris/infer', { inputs: [{ name: 'standardize_input', shape: [990, 4], datatype: 'FP32', data: Array.from({ length: 3960 }, () => 1.25) }] }],
+    [
+      '/v2/models/iris/infer',
+      { inputs: [{ name: 'standardize_input', shape: [990, 4], datatype: 'FP32', data: Array.from({ length: 3960 }, () => 1.25) }] },
+    ],
   ])('takes bodies past 16 KiB on %s', async (url, body) => {
     const payload = JSON.stringify(body);
     expect(payload.length).toBeGreaterThan(16 * 1024);

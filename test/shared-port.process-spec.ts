@@ -77,7 +77,13 @@ describeOnLinux(`the service's port, shared by ${LISTENING_SOCKETS} sockets wher
     let finish = () => {};
     const held = new Promise<number>((resolve) => {
       const req = request(
-        { host: '127.0.0.1', port: service.port, method: 'POST', path: '/prediction', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port: service.port,
+          method: 'POST',
+          path: '/prediction',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -102,12 +108,16 @@ describeOnLinux(`the service's port, shared by ${LISTENING_SOCKETS} sockets wher
     expect(await service.exited).toBe(0);
   });
 
-  it('leaves the port free for the next process', async () => {
-    const next = await startService({ PORT: String(service.port) });
-    await waitFor200(`${next.baseUrl}/health/live`, START_TIMEOUT_MS);
+  it(
+    'leaves the port free for the next process',
+    async () => {
+      const next = await startService({ PORT: String(service.port) });
+      await waitFor200(`${next.baseUrl}/health/live`, START_TIMEOUT_MS);
 
-    next.child.kill('SIGTERM');
+      next.child.kill('SIGTERM');
 
-    expect(await next.exited).toBe(0);
-  }, START_TIMEOUT_MS);
+      expect(await next.exited).toBe(0);
+    },
+    START_TIMEOUT_MS,
+  );
 });

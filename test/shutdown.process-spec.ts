@@ -24,7 +24,13 @@ function halfSentRequest(port: number, body: string): { finish: () => void; answ
   let finish = () => {};
   const answer = new Promise<Answer>((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/prediction', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/prediction',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -87,7 +93,11 @@ describe('the built service as a process', () => {
     expect(code).toBe(0);
     // Keep-alive connections must not hold the process open once everything is answered.
     expect(exitedAt - Math.max(...answers.map((a) => a.at))).toBeLessThan(MAX_EXIT_LAG_MS);
-    const logs = service.output().trim().split('\n').map((line) => JSON.parse(line));
+    const logs = service
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(logs.some((line) => String(line.msg).startsWith('shutting down (SIGTERM)'))).toBe(true);
     expect(logs.some((line) => String(line.msg).includes('unloaded'))).toBe(true);
   }, 20_000);

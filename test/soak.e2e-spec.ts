@@ -70,39 +70,176 @@ const json = (value: unknown) => JSON.stringify(value);
 type Maker = (i: number) => Omit<SoakRequest, 'kind' | 'good'>;
 
 const GOOD: Record<string, Maker> = {
-  'POST /prediction features': (i) => ({ status: 200, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: json({ features: row(i) }), check: (b) => typeof b.prediction === 'string' }),
-  'POST /prediction instances': (i) => ({ status: 200, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: json({ instances: [row(i), row(i + 1), row(i + 2)] }), check: (b) => b.predictions?.length === 3 }),
-  'GET /prediction': (i) => ({ status: 200, method: 'GET', url: `/prediction?${FEATURES.map((f, c) => `${f}=${row(i)[c]}`).join('&')}`, check: (b) => typeof b.prediction === 'string' }),
-  'POST /models/iris/versions/1/prediction named': (i) => ({ status: 200, method: 'POST', url: '/models/iris/versions/1/prediction', headers: JSON_HEADERS, payload: json({ features: named(row(i)) }), check: (b) => b.model?.name === 'iris' }),
+  'POST /prediction features': (i) => ({
+    status: 200,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ features: row(i) }),
+    check: (b) => typeof b.prediction === 'string',
+  }),
+  'POST /prediction instances': (i) => ({
+    status: 200,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ instances: [row(i), row(i + 1), row(i + 2)] }),
+    check: (b) => b.predictions?.length === 3,
+  }),
+  'GET /prediction': (i) => ({
+    status: 200,
+    method: 'GET',
+    url: `/prediction?${FEATURES.map((f, c) => `${f}=${row(i)[c]}`).join('&')}`,
+    check: (b) => typeof b.prediction === 'string',
+  }),
+  'POST /models/iris/versions/1/prediction named': (i) => ({
+    status: 200,
+    method: 'POST',
+    url: '/models/iris/versions/1/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ features: named(row(i)) }),
+    check: (b) => b.model?.name === 'iris',
+  }),
   'POST /v2 infer': (i) => ({
     status: 200,
     method: 'POST',
     url: '/v2/models/iris/infer',
     headers: JSON_HEADERS,
-    payload: json({ id: `soak-${i}`, inputs: [{ name: 'standardize_input', shape: [2, 4], datatype: 'FP32', data: [...row(i), ...row(i + 7)] }] }),
+    payload: json({
+      id: `soak-${i}`,
+      inputs: [{ name: 'standardize_input', shape: [2, 4], datatype: 'FP32', data: [...row(i), ...row(i + 7)] }],
+    }),
     check: (b) => b.id === `soak-${i}` && b.outputs?.[0]?.data?.length === 6,
   }),
-  'POST /v1 predict': (i) => ({ status: 200, method: 'POST', url: '/v1/models/iris:predict', headers: JSON_HEADERS, payload: json({ instances: [row(i), row(i + 3)] }), check: (b) => b.predictions?.length === 2 }),
-  'POST /v1 classify': (i) => ({ status: 200, method: 'POST', url: '/v1/models/iris/versions/1:classify', headers: JSON_HEADERS, payload: json({ examples: [named(row(i))] }), check: (b) => b.result?.length === 1 }),
+  'POST /v1 predict': (i) => ({
+    status: 200,
+    method: 'POST',
+    url: '/v1/models/iris:predict',
+    headers: JSON_HEADERS,
+    payload: json({ instances: [row(i), row(i + 3)] }),
+    check: (b) => b.predictions?.length === 2,
+  }),
+  'POST /v1 classify': (i) => ({
+    status: 200,
+    method: 'POST',
+    url: '/v1/models/iris/versions/1:classify',
+    headers: JSON_HEADERS,
+    payload: json({ examples: [named(row(i))] }),
+    check: (b) => b.result?.length === 1,
+  }),
 };
 
 const BAD: Record<string, Maker> = {
-  'a string among the features': (i) => ({ status: 400, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: json({ features: [row(i)[0], 'x', 1, 2] }) }),
-  'malformed JSON': (i) => ({ status: 400, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: json({ features: row(i) }).slice(0, 12 + (i % 10)) }),
-  'a value beyond float32': () => ({ status: 400, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: '{"features": [1e39, 3.5, 1.4, 0.2]}' }),
-  'inputs the model overflows on': () => ({ status: 400, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: json({ features: [3e38, 3e38, 3e38, 3e38] }) }),
-  'an unknown model (a new name each time)': (i) => ({ status: 404, method: 'POST', url: `/models/nope-${i}/prediction`, headers: JSON_HEADERS, payload: json({ features: row(i) }) }),
-  'an unknown V2 version': (i) => ({ status: 404, method: 'POST', url: `/v2/models/iris/versions/${2 + (i % 1000)}/infer`, headers: JSON_HEADERS, payload: json({ inputs: [{ name: 'standardize_input', shape: [1, 4], datatype: 'FP32', data: row(i) }] }) }),
-  'a V2 shape that does not hold the data': (i) => ({ status: 400, method: 'POST', url: '/v2/models/iris/infer', headers: JSON_HEADERS, payload: json({ inputs: [{ name: 'standardize_input', shape: [2, 4], datatype: 'FP32', data: row(i) }] }) }),
-  'a V2 input the model does not have': (i) => ({ status: 400, method: 'POST', url: '/v2/models/iris/infer', headers: JSON_HEADERS, payload: json({ inputs: [{ name: `in-${i}`, shape: [1, 4], datatype: 'FP32', data: row(i) }] }) }),
-  'V1 rows of the wrong width': (i) => ({ status: 400, method: 'POST', url: '/v1/models/iris:predict', headers: JSON_HEADERS, payload: json({ instances: [row(i).slice(1)] }) }),
-  'a V1 example missing a feature': (i) => ({ status: 400, method: 'POST', url: '/v1/models/iris:classify', headers: JSON_HEADERS, payload: json({ examples: [{ sepal_length: row(i)[0] }] }) }),
-  'a model name that cannot be a folder': () => ({ status: 400, method: 'POST', url: '/v1/models/a..b:predict', headers: JSON_HEADERS, payload: json({ instances: [[1, 2, 3, 4]] }) }),
-  'a text/plain body': (i) => ({ status: 415, method: 'POST', url: '/prediction', headers: { 'content-type': 'text/plain' }, payload: row(i).join(',') }),
-  'nesting 200 levels deep': () => ({ status: 400, method: 'POST', url: '/v2/models/iris/infer', headers: JSON_HEADERS, payload: `{"inputs": ${'['.repeat(200)}${']'.repeat(200)}}` }),
-  'a __proto__ key': (i) => ({ status: 400, method: 'POST', url: '/prediction', headers: JSON_HEADERS, payload: `{"features": ${json(row(i))}, "__proto__": {"polluted": true}}` }),
-  'a GET feature that is not a number': () => ({ status: 400, method: 'GET', url: '/prediction?sepal_length=abc&sepal_width=3.5&petal_length=1.4&petal_width=0.2' }),
-  'an unknown field': (i) => ({ status: 400, method: 'POST', url: '/models/iris/prediction', headers: JSON_HEADERS, payload: json({ features: row(i), [`extra${i}`]: i }) }),
+  'a string among the features': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ features: [row(i)[0], 'x', 1, 2] }),
+  }),
+  'malformed JSON': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ features: row(i) }).slice(0, 12 + (i % 10)),
+  }),
+  'a value beyond float32': () => ({
+    status: 400,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: '{"features": [1e39, 3.5, 1.4, 0.2]}',
+  }),
+  'inputs the model overflows on': () => ({
+    status: 400,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ features: [3e38, 3e38, 3e38, 3e38] }),
+  }),
+  'an unknown model (a new name each time)': (i) => ({
+    status: 404,
+    method: 'POST',
+    url: `/models/nope-${i}/prediction`,
+    headers: JSON_HEADERS,
+    payload: json({ features: row(i) }),
+  }),
+  'an unknown V2 version': (i) => ({
+    status: 404,
+    method: 'POST',
+    url: `/v2/models/iris/versions/${2 + (i % 1000)}/infer`,
+    headers: JSON_HEADERS,
+    payload: json({ inputs: [{ name: 'standardize_input', shape: [1, 4], datatype: 'FP32', data: row(i) }] }),
+  }),
+  'a V2 shape that does not hold the data': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/v2/models/iris/infer',
+    headers: JSON_HEADERS,
+    payload: json({ inputs: [{ name: 'standardize_input', shape: [2, 4], datatype: 'FP32', data: row(i) }] }),
+  }),
+  'a V2 input the model does not have': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/v2/models/iris/infer',
+    headers: JSON_HEADERS,
+    payload: json({ inputs: [{ name: `in-${i}`, shape: [1, 4], datatype: 'FP32', data: row(i) }] }),
+  }),
+  'V1 rows of the wrong width': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/v1/models/iris:predict',
+    headers: JSON_HEADERS,
+    payload: json({ instances: [row(i).slice(1)] }),
+  }),
+  'a V1 example missing a feature': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/v1/models/iris:classify',
+    headers: JSON_HEADERS,
+    payload: json({ examples: [{ sepal_length: row(i)[0] }] }),
+  }),
+  'a model name that cannot be a folder': () => ({
+    status: 400,
+    method: 'POST',
+    url: '/v1/models/a..b:predict',
+    headers: JSON_HEADERS,
+    payload: json({ instances: [[1, 2, 3, 4]] }),
+  }),
+  'a text/plain body': (i) => ({
+    status: 415,
+    method: 'POST',
+    url: '/prediction',
+    headers: { 'content-type': 'text/plain' },
+    payload: row(i).join(','),
+  }),
+  'nesting 200 levels deep': () => ({
+    status: 400,
+    method: 'POST',
+    url: '/v2/models/iris/infer',
+    headers: JSON_HEADERS,
+    payload: `{"inputs": ${'['.repeat(200)}${']'.repeat(200)}}`,
+  }),
+  'a __proto__ key': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/prediction',
+    headers: JSON_HEADERS,
+    payload: `{"features": ${json(row(i))}, "__proto__": {"polluted": true}}`,
+  }),
+  'a GET feature that is not a number': () => ({
+    status: 400,
+    method: 'GET',
+    url: '/prediction?sepal_length=abc&sepal_width=3.5&petal_length=1.4&petal_width=0.2',
+  }),
+  'an unknown field': (i) => ({
+    status: 400,
+    method: 'POST',
+    url: '/models/iris/prediction',
+    headers: JSON_HEADERS,
+    payload: json({ features: row(i), [`extra${i}`]: i }),
+  }),
 };
 
 /** The training script's seeded generator, so every run sends the same requests. */
@@ -184,7 +321,12 @@ describe('soak: 50 000 mixed requests against one app (end to end)', () => {
           const wave = requests.slice(start, Math.min(start + WAVE, to));
           await Promise.all(
             wave.map(async (request) => {
-              const response = await app.inject({ method: request.method, url: request.url, headers: request.headers, payload: request.payload });
+              const response = await app.inject({
+                method: request.method,
+                url: request.url,
+                headers: request.headers,
+                payload: request.payload,
+              });
               sent++;
               statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
               let fine = response.statusCode === request.status;
@@ -197,7 +339,10 @@ describe('soak: 50 000 mixed requests against one app (end to end)', () => {
               }
               if (fine) return;
               wrongCount++;
-              if (wrong.length < 20) wrong.push(`${request.kind}: ${request.method} ${request.url} → ${response.statusCode} (expected ${request.status}) ${response.body.slice(0, 200)}`);
+              if (wrong.length < 20)
+                wrong.push(
+                  `${request.kind}: ${request.method} ${request.url} → ${response.statusCode} (expected ${request.status}) ${response.body.slice(0, 200)}`,
+                );
             }),
           );
         }
@@ -225,7 +370,10 @@ describe('soak: 50 000 mixed requests against one app (end to end)', () => {
       process.stdout.write(
         [
           `soak: ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), ${good} good, ${bad} bad, ${WAVE} in flight`,
-          `soak: statuses ${[...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(', ')}`,
+          `soak: statuses ${[...statuses.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([s, n]) => `${s}×${n}`)
+            .join(', ')}`,
           `soak: measured over the last ${TOTAL - WARM_UP} requests, after a warm-up of ${WARM_UP}; full GC before each sample: ${gc ? 'yes' : 'no (smallest of 6 samples)'}`,
           `soak: heapUsed ${mib(before.heapUsed)} → ${mib(after.heapUsed)} (${mib(after.heapUsed - before.heapUsed)}, limit ${mib(HEAP_GROWTH_LIMIT)})`,
           `soak: rss ${mib(before.rss)} → ${mib(after.rss)} (${mib(after.rss - before.rss)}, limit ${mib(RSS_GROWTH_LIMIT)})`,

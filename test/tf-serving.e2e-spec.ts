@@ -157,7 +157,12 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
       expect(body.model_spec).toMatchObject({ name: IRIS, version: VERSION });
       const signature = body.metadata.signature_def.signature_def[SERVING_DEFAULT];
       const described = (tensors: { name: string; shape: number[] }[]) =>
-        Object.fromEntries(tensors.map(({ name, shape }) => [name, { dtype: DT_FLOAT, name, tensor_shape: { dim: shape.map((size) => ({ size: String(size) })) } }]));
+        Object.fromEntries(
+          tensors.map(({ name, shape }) => [
+            name,
+            { dtype: DT_FLOAT, name, tensor_shape: { dim: shape.map((size) => ({ size: String(size) })) } },
+          ]),
+        );
       expect(signature).toMatchObject({ inputs: described(v2.inputs), outputs: described(v2.outputs) });
       expect(Object.keys(signature.inputs)).toEqual([IRIS_INPUT]);
       expect(Object.keys(signature.outputs)).toHaveLength(v2.outputs.length);
@@ -168,7 +173,8 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
 
       const signature = body.metadata.signature_def.signature_def[SERVING_DEFAULT];
       const dims = [{ size: '-1' }, { size: String(multi.width) }];
-      const described = (names: string[]) => Object.fromEntries(names.map((name) => [name, { dtype: DT_FLOAT, name, tensor_shape: { dim: dims } }]));
+      const described = (names: string[]) =>
+        Object.fromEntries(names.map((name) => [name, { dtype: DT_FLOAT, name, tensor_shape: { dim: dims } }]));
       expect(signature).toMatchObject({ inputs: described(multi.inputNames), outputs: described([multi.sumName, multi.scaledName]) });
       expect(Object.keys(signature.inputs).sort()).toEqual([...multi.inputNames].sort());
       expect(Object.keys(signature.outputs).sort()).toEqual([multi.sumName, multi.scaledName].sort());
@@ -255,9 +261,14 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
       const expected = multiReference(multi);
       const [a, b] = multi.inputNames;
 
-      const body = expectOk(await predict(MULTI, { instances: MULTI_A.map((row, r) => ({ [a]: row, [b]: MULTI_B[r] })) }), PREDICT_ROW_RESPONSE);
+      const body = expectOk(
+        await predict(MULTI, { instances: MULTI_A.map((row, r) => ({ [a]: row, [b]: MULTI_B[r] })) }),
+        PREDICT_ROW_RESPONSE,
+      );
 
-      expect(body.predictions).toEqual(MULTI_A.map((_, r) => ({ [multi.sumName]: expected[multi.sumName][r], [multi.scaledName]: expected[multi.scaledName][r] })));
+      expect(body.predictions).toEqual(
+        MULTI_A.map((_, r) => ({ [multi.sumName]: expected[multi.sumName][r], [multi.scaledName]: expected[multi.scaledName][r] })),
+      );
     });
 
     it('answers the columnar format of a two-output model with "outputs" keyed by output name', async () => {
@@ -295,12 +306,27 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
       ['both instances and inputs are sent', IRIS, () => ({ instances: IRIS_ROWS, inputs: IRIS_ROWS }), [/instances/, /inputs/]],
       ['neither instances nor inputs is sent', IRIS, () => ({ signature_name: SERVING_DEFAULT }), [/instances/, /inputs/]],
       ['instances is an empty list', IRIS, () => ({ instances: [] }), [/instances/, /empty/]],
-      ['signature_name names another signature', IRIS, () => ({ signature_name: 'classify_x', instances: IRIS_ROWS }), [/signature_name/, '"classify_x"', SERVING_DEFAULT]],
+      [
+        'signature_name names another signature',
+        IRIS,
+        () => ({ signature_name: 'classify_x', instances: IRIS_ROWS }),
+        [/signature_name/, '"classify_x"', SERVING_DEFAULT],
+      ],
       ['rows have fewer values than the input takes', IRIS, () => ({ instances: [IRIS_ROWS[0].slice(1)] }), [IRIS_INPUT, /shape/]],
       ['a value is not a number', IRIS, () => ({ instances: [[...IRIS_ROWS[0].slice(1), 'x']] }), [/instances/, /number/]],
-      ['a row object names an input the model does not have', IRIS, () => ({ instances: [{ x: IRIS_ROWS[0] }] }), [/instances\[0\]\.x/, IRIS_INPUT]],
+      [
+        'a row object names an input the model does not have',
+        IRIS,
+        () => ({ instances: [{ x: IRIS_ROWS[0] }] }),
+        [/instances\[0\]\.x/, IRIS_INPUT],
+      ],
       ['columnar inputs name an input the model does not have', IRIS, () => ({ inputs: { x: IRIS_ROWS } }), [/inputs/, IRIS_INPUT]],
-      ['rows of a two-input model are lists, not objects keyed by input name', MULTI, () => ({ instances: MULTI_A }), [/instances/, /\ba\b/, /\bb\b/]],
+      [
+        'rows of a two-input model are lists, not objects keyed by input name',
+        MULTI,
+        () => ({ instances: MULTI_A }),
+        [/instances/, /\ba\b/, /\bb\b/],
+      ],
       ['a row of a two-input model lacks an input', MULTI, () => ({ instances: [{ a: MULTI_A[0] }] }), [/instances\[0\]/, /"b"/]],
       ['columnar inputs of a two-input model lack an input', MULTI, () => ({ inputs: { a: MULTI_A } }), [/inputs\.b/, /missing/]],
       ['a fraction is sent to an int32 input', INTS, () => ({ instances: [[1, 2.5, 3]] }), [/integer/]],
@@ -367,7 +393,10 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
       const expected = expectOk(await classify(IRIS, { examples: sameContext.map(namedRow) }), CLASSIFY_RESPONSE);
 
       const body = expectOk(
-        await classify(IRIS, { context, examples: IRIS_ROWS.map((row) => Object.fromEntries(own.map((f) => [f, row[features.indexOf(f)]]))) }),
+        await classify(IRIS, {
+          context,
+          examples: IRIS_ROWS.map((row) => Object.fromEntries(own.map((f) => [f, row[features.indexOf(f)]]))),
+        }),
         CLASSIFY_RESPONSE,
       );
 
@@ -397,14 +426,38 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
     });
 
     it.each([
-      ['an example lacks a feature', () => ({ examples: [Object.fromEntries(Object.entries(namedRow(IRIS_ROWS[0])).slice(1))] }), [/examples\[0\]/, () => features[0]]],
-      ['an example has a feature the model does not take', () => ({ examples: [{ ...namedRow(IRIS_ROWS[0]), colour: 1 }] }), [/examples\[0\]\.colour/]],
-      ['a feature value is not a number', () => ({ examples: [{ ...namedRow(IRIS_ROWS[0]), [features[0]]: 'wide' }] }), [() => `examples[0].${features[0]}`, /number/]],
-      ['a feature value is a list of two', () => ({ examples: [{ ...namedRow(IRIS_ROWS[0]), [features[0]]: [1, 2] }] }), [() => `examples[0].${features[0]}`]],
+      [
+        'an example lacks a feature',
+        () => ({ examples: [Object.fromEntries(Object.entries(namedRow(IRIS_ROWS[0])).slice(1))] }),
+        [/examples\[0\]/, () => features[0]],
+      ],
+      [
+        'an example has a feature the model does not take',
+        () => ({ examples: [{ ...namedRow(IRIS_ROWS[0]), colour: 1 }] }),
+        [/examples\[0\]\.colour/],
+      ],
+      [
+        'a feature value is not a number',
+        () => ({ examples: [{ ...namedRow(IRIS_ROWS[0]), [features[0]]: 'wide' }] }),
+        [() => `examples[0].${features[0]}`, /number/],
+      ],
+      [
+        'a feature value is a list of two',
+        () => ({ examples: [{ ...namedRow(IRIS_ROWS[0]), [features[0]]: [1, 2] }] }),
+        [() => `examples[0].${features[0]}`],
+      ],
       ['examples is an empty list', () => ({ examples: [] }), [/examples/, /empty/]],
-      ['signature_name names another signature', () => ({ signature_name: 'other', examples: [namedRow(IRIS_ROWS[0])] }), [/signature_name/, '"other"']],
+      [
+        'signature_name names another signature',
+        () => ({ signature_name: 'other', examples: [namedRow(IRIS_ROWS[0])] }),
+        [/signature_name/, '"other"'],
+      ],
     ] as [string, () => unknown, (Matcher | (() => string))[]][])('refuses :classify with 400 when %s', async (_case, body, says) => {
-      expectError(await classify(IRIS, body()), 400, says.map((s) => (typeof s === 'function' ? s() : s)));
+      expectError(
+        await classify(IRIS, body()),
+        400,
+        says.map((s) => (typeof s === 'function' ? s() : s)),
+      );
     });
 
     it('refuses :regress with 400: a TF.js model has no regression signature', async () => {

@@ -6,13 +6,20 @@ import { ErrorResponseDto } from './error-response.dto';
 /** What each error status means, with an example message: one catalogue for every protocol. */
 const ERRORS = {
   400: {
-    description: 'The request is invalid: a body or query that is malformed, a missing, unknown or ill-typed field, a value out of range, or a tensor or row that does not fit the model (shape, datatype, input name).',
+    description:
+      'The request is invalid: a body or query that is malformed, a missing, unknown or ill-typed field, a value out of range, or a tensor or row that does not fit the model (shape, datatype, input name).',
     message: 'features: has 5 values; model "iris" takes 4 (sepal_length, sepal_width, petal_length, petal_width)',
   },
   401: { description: 'The bearer token is missing or wrong.', message: 'the bearer token is not valid' },
-  403: { description: 'Model management is off: no ADMIN_TOKEN is configured.', message: 'model management is turned off: set ADMIN_TOKEN to turn it on' },
+  403: {
+    description: 'Model management is off: no ADMIN_TOKEN is configured.',
+    message: 'model management is turned off: set ADMIN_TOKEN to turn it on',
+  },
   404: { description: 'No such model or version in the repository.', message: 'model "flowers" is not in the repository' },
-  405: { description: 'The path exists, but not for this method; `Allow` lists the methods it takes.', message: 'GET is not allowed here; this path takes POST' },
+  405: {
+    description: 'The path exists, but not for this method; `Allow` lists the methods it takes.',
+    message: 'GET is not allowed here; this path takes POST',
+  },
   413: { description: 'The body is larger than BODY_LIMIT_BYTES.', message: 'request body is larger than the limit of 1048576 bytes' },
   415: { description: 'The body is not JSON.', message: 'unsupported content type "text/plain"; send application/json' },
   422: {
@@ -25,10 +32,14 @@ const ERRORS = {
   },
   500: { description: 'An unexpected fault; the details are in the log under the request id.', message: 'internal error' },
   503: {
-    description: 'Not available: the model is loading, failed to load or is unloaded, or the service is shutting down (Retry-After says when to try again).',
+    description:
+      'Not available: the model is loading, failed to load or is unloaded, or the service is shutting down (Retry-After says when to try again).',
     message: 'model "iris" version 1 is LOADING',
   },
-  504: { description: 'The request waited longer than REQUEST_TIMEOUT_MS for its model; its rows were not run.', message: 'the request waited 5003 ms for the model, past its deadline of 5000 ms' },
+  504: {
+    description: 'The request waited longer than REQUEST_TIMEOUT_MS for its model; its rows were not run.',
+    message: 'the request waited 5003 ms for the model, past its deadline of 5000 ms',
+  },
 };
 
 type ErrorStatus = keyof typeof ERRORS;

@@ -31,7 +31,9 @@ async function startUpLines(level: LogLevel): Promise<LogLine[]> {
   const lines: LogLine[] = [];
   const pino = createPino(level, 'json', { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
   const logger = new PinoLoggerService(pino);
-  const moduleRef = await Test.createTestingModule({ imports: [ThingsModule] }).setLogger(logger).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [ThingsModule] })
+    .setLogger(logger)
+    .compile();
   const app = moduleRef.createNestApplication(new FastifyAdapter(), { logger });
   try {
     await app.init();
@@ -47,7 +49,7 @@ const isRouteMapping = (line: LogLine): boolean => /^Mapped \{\/things(\/:id)?, 
 const LISTING_CONTEXTS = ['InstanceLoader', 'RoutesResolver', 'RouterExplorer'];
 
 describe(PinoLoggerService.name, () => {
-  it('logs Nest\'s start-up listing of modules, controllers and routes at debug, not info', async () => {
+  it("logs Nest's start-up listing of modules, controllers and routes at debug, not info", async () => {
     const debugLines = await startUpLines('debug');
     const mappings = debugLines.filter(isRouteMapping);
     expect(mappings).toHaveLength(2);
@@ -55,14 +57,18 @@ describe(PinoLoggerService.name, () => {
       ['debug', 'RouterExplorer'],
       ['debug', 'RouterExplorer'],
     ]);
-    expect(debugLines).toContainEqual(expect.objectContaining({ level: 'debug', context: 'RoutesResolver', msg: expect.stringMatching(/^ThingsController \{\/things\}/) }));
-    expect(debugLines).toContainEqual(expect.objectContaining({ level: 'debug', context: 'InstanceLoader', msg: 'ThingsModule dependencies initialized' }));
+    expect(debugLines).toContainEqual(
+      expect.objectContaining({ level: 'debug', context: 'RoutesResolver', msg: expect.stringMatching(/^ThingsController \{\/things\}/) }),
+    );
+    expect(debugLines).toContainEqual(
+      expect.objectContaining({ level: 'debug', context: 'InstanceLoader', msg: 'ThingsModule dependencies initialized' }),
+    );
 
     const infoLines = await startUpLines('info');
     expect(infoLines.filter((line) => LISTING_CONTEXTS.includes(line.context ?? ''))).toEqual([]);
   });
 
-  it('keeps Nest\'s other start-up lines at info', async () => {
+  it("keeps Nest's other start-up lines at info", async () => {
     const infoLines = await startUpLines('info');
     expect(infoLines).toContainEqual(
       expect.objectContaining({ level: 'info', context: 'NestApplication', msg: 'Nest application successfully started' }),

@@ -23,7 +23,9 @@ type DtoClass = new () => object;
  */
 export function NestedDto(type: () => DtoClass): PropertyDecorator {
   return (target, property) => {
-    const nested = new Map<string | symbol, () => DtoClass>(Reflect.getMetadata(NESTED, target) as Map<string | symbol, () => DtoClass> | undefined);
+    const nested = new Map<string | symbol, () => DtoClass>(
+      Reflect.getMetadata(NESTED, target) as Map<string | symbol, () => DtoClass> | undefined,
+    );
     nested.set(property, type);
     Reflect.defineMetadata(NESTED, nested, target);
     ValidateNested({ each: true })(target, property);
@@ -51,7 +53,8 @@ export class BodyValidationPipe implements PipeTransform {
 
 /** The body as an instance of its DTO class, validated; throws InvalidInputError listing the problems. */
 export function validateBody<T extends object>(type: new () => T, body: unknown): T {
-  if (!isPlainObject(body)) throw new InvalidInputError('the request body must be a JSON object', [{ path: 'body', message: 'must be a JSON object' }]);
+  if (!isPlainObject(body))
+    throw new InvalidInputError('the request body must be a JSON object', [{ path: 'body', message: 'must be a JSON object' }]);
   const instance = toInstance(type, body) as T;
   const errors = validateSync(instance, VALIDATOR_OPTIONS);
   if (errors.length > 0) {

@@ -47,7 +47,11 @@ describe(validateEnvironment.name, () => {
     ['REQUIRED_MODELS', '*,iris', 'REQUIRED_MODELS must be "*" or a comma-separated list of model folder names'],
     ['ONNX_INTRA_OP_THREADS', '0', 'ONNX_INTRA_OP_THREADS must not be less than 1'],
     ['ONNX_INTRA_OP_THREADS', '2.5', 'ONNX_INTRA_OP_THREADS must be an integer number'],
-    ['ONNX_GRAPH_OPTIMIZATION_LEVEL', 'max', 'ONNX_GRAPH_OPTIMIZATION_LEVEL must be one of the following values: disabled, basic, extended, layout, all'],
+    [
+      'ONNX_GRAPH_OPTIMIZATION_LEVEL',
+      'max',
+      'ONNX_GRAPH_OPTIMIZATION_LEVEL must be one of the following values: disabled, basic, extended, layout, all',
+    ],
     ['ONNX_EXECUTION', 'thread', 'ONNX_EXECUTION must be one of the following values: worker, event-loop'],
   ])('refuses %s=%s with a message naming the variable and its value', (name, value, message) => {
     const attempt = () => validateEnvironment({ [name]: value });

@@ -228,9 +228,7 @@ export class InvalidEnvironmentError extends Error {
  * Reads and validates the environment. Unset or empty variables take their defaults;
  * integers must be written as plain decimal integers ("8080", not "8e3" or "80.5").
  */
-export function validateEnvironment(
-  env: Record<string, string | undefined> = process.env,
-): EnvironmentVariables {
+export function validateEnvironment(env: Record<string, string | undefined> = process.env): EnvironmentVariables {
   const raw: Record<string, unknown> = {};
   for (const key of ENVIRONMENT_KEYS) {
     const value = env[key];
@@ -241,9 +239,7 @@ export function validateEnvironment(
   // One message per variable: the first rule it breaks.
   const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true, stopAtFirstError: true });
   if (errors.length > 0) {
-    throw new InvalidEnvironmentError(
-      `invalid environment: ${errors.map((e) => describe(e, env)).join('; ')}`,
-    );
+    throw new InvalidEnvironmentError(`invalid environment: ${errors.map((e) => describe(e, env)).join('; ')}`);
   }
   return parsed;
 }

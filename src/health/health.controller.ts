@@ -1,12 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import {
-  HealthCheck,
-  HealthCheckResult,
-  HealthCheckService,
-  HealthIndicatorResult,
-  HealthIndicatorService,
-} from '@nestjs/terminus';
+import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { ModelRegistry } from '../model/model-registry';
 import { ModelState } from '../model/model-status';
 import { ShutdownState } from './shutdown-state';
@@ -44,7 +38,16 @@ export class HealthController {
   @Get('live')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Liveness: the process answers. Never fails because of load or a model.' })
-  @ApiResponse({ status: 200, description: 'Alive.', example: { status: 'ok', info: { process: { status: 'up', uptimeSeconds: 42 } }, error: {}, details: { process: { status: 'up', uptimeSeconds: 42 } } } })
+  @ApiResponse({
+    status: 200,
+    description: 'Alive.',
+    example: {
+      status: 'ok',
+      info: { process: { status: 'up', uptimeSeconds: 42 } },
+      error: {},
+      details: { process: { status: 'up', uptimeSeconds: 42 } },
+    },
+  })
   @ApiResponse({
     status: 503,
     description: 'Part of the health check contract, but liveness has no check that can fail: a live process answers 200.',
@@ -70,8 +73,21 @@ export class HealthController {
   @Get('startup')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Start-up: the first load of the model repository has finished (whatever its outcome).' })
-  @ApiResponse({ status: 200, description: 'Started.', example: { status: 'ok', info: { startup: { status: 'up' } }, error: {}, details: { startup: { status: 'up' } } } })
-  @ApiResponse({ status: 503, description: 'Still loading.', example: { status: 'error', info: {}, error: { startup: { status: 'down', reason: 'loading models' } }, details: { startup: { status: 'down', reason: 'loading models' } } } })
+  @ApiResponse({
+    status: 200,
+    description: 'Started.',
+    example: { status: 'ok', info: { startup: { status: 'up' } }, error: {}, details: { startup: { status: 'up' } } },
+  })
+  @ApiResponse({
+    status: 503,
+    description: 'Still loading.',
+    example: {
+      status: 'error',
+      info: {},
+      error: { startup: { status: 'down', reason: 'loading models' } },
+      details: { startup: { status: 'down', reason: 'loading models' } },
+    },
+  })
   startup(): Promise<HealthCheckResult> {
     return this.health.check([
       () => {

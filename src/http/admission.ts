@@ -23,24 +23,28 @@ export interface AdmissionOptions {
  */
 export const admission = fp(
   async (fastify: FastifyInstance, { registry, metrics, maxInFlightRequests, defaultModel }: AdmissionOptions) => {
-  let inFlight = 0;
-  fastify.addHook('onRequest', (request, reply, next) => {
-    const { inference } = routeFacts(request);
-    if (!inference || request.method !== 'POST') return next();
-    if (inFlight >= maxInFlightRequests) {
-      answerError(request, reply, new OverloadedError(`the server has ${inFlight} inference requests in flight, its limit; retry shortly`));
-      return;
-    }
-    const target = inference.target(request.params as Record<string, string | undefined>);
-    const refusal = target && queueRefusal(registry, metrics, target.model ?? defaultModel, target.version);
-    if (refusal) {
-      answerError(request, reply, new OverloadedError(refusal));
-      return;
-    }
-    inFlight++;
-    reply.raw.once('close', () => inFlight--);
-    next();
-  });
+    let inFlight = 0;
+    fastify.addHook('onRequest', (request, reply, next) => {
+      const { inference } = routeFacts(request);
+      if (!inference || request.method !== 'POST') return next();
+      if (inFlight >= maxInFlightRequests) {
+        answerError(
+          request,
+          reply,
+          new OverloadedError(`the server has ${inFlight} inference requests in flight, its limit; retry shortly`),
+        );
+        return;
+      }
+      const target = inference.target(request.params as Record<string, string | undefined>);
+      const refusal = target && queueRefusal(registry, metrics, target.model ?? defaultModel, target.version);
+      if (refusal) {
+        answerError(request, reply, new OverloadedError(refusal));
+        return;
+      }
+      inFlight++;
+      reply.raw.once('close', () => inFlight--);
+      next();
+    });
   },
   { name: 'admission' },
 );

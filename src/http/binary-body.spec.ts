@@ -60,4 +60,3 @@ describe(splitBinaryBody.name, () => {
     expect(error.problems).toEqual([{ path: 'Inference-Header-Content-Length', message: expect.any(String) }]);
   });
 });
-

@@ -26,34 +26,35 @@ export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
  */
 export const bodyParsers = fp(
   async (fastify: FastifyInstance, { bodyLimitBytes }: { bodyLimitBytes: number }) => {
-  const limitOf = (request: FastifyRequest) => (routeFacts(request).inference ? bodyLimitBytes : SMALL_BODY_LIMIT_BYTES);
-  const binary = (request: FastifyRequest) => routeFacts(request).binaryTensors === true && request.headers[BINARY_HEADER_LENGTH] !== undefined;
+    const limitOf = (request: FastifyRequest) => (routeFacts(request).inference ? bodyLimitBytes : SMALL_BODY_LIMIT_BYTES);
+    const binary = (request: FastifyRequest) =>
+      routeFacts(request).binaryTensors === true && request.headers[BINARY_HEADER_LENGTH] !== undefined;
 
-  fastify.decorateRequest('tensorBytes', null);
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('application/json', (request, payload, done) => {
-    readBody(payload, limitOf(request), request.headers['content-length'], (error, body) => {
-      if (error) return done(error, undefined);
-      try {
-        done(null, binary(request) ? parseBinaryBody(request, body!) : parseJsonBody(utf8Text(body!)));
-      } catch (parseError) {
-        done(parseError as Error, undefined);
-      }
+    fastify.decorateRequest('tensorBytes', null);
+    fastify.removeAllContentTypeParsers();
+    fastify.addContentTypeParser('application/json', (request, payload, done) => {
+      readBody(payload, limitOf(request), request.headers['content-length'], (error, body) => {
+        if (error) return done(error, undefined);
+        try {
+          done(null, binary(request) ? parseBinaryBody(request, body!) : parseJsonBody(utf8Text(body!)));
+        } catch (parseError) {
+          done(parseError as Error, undefined);
+        }
+      });
     });
-  });
-  // Decided before the body is read: a refused one is never buffered. Unknown routes go on to 404.
-  fastify.addContentTypeParser('*', (request, payload, done) => {
-    if (request.is404) return done(null, undefined);
-    if (!binary(request)) return done(new UnsupportedContentTypeError(request.headers['content-type'] ?? ''), undefined);
-    readBody(payload, limitOf(request), request.headers['content-length'], (error, body) => {
-      if (error) return done(error, undefined);
-      try {
-        done(null, parseBinaryBody(request, body!));
-      } catch (parseError) {
-        done(parseError as Error, undefined);
-      }
+    // Decided before the body is read: a refused one is never buffered. Unknown routes go on to 404.
+    fastify.addContentTypeParser('*', (request, payload, done) => {
+      if (request.is404) return done(null, undefined);
+      if (!binary(request)) return done(new UnsupportedContentTypeError(request.headers['content-type'] ?? ''), undefined);
+      readBody(payload, limitOf(request), request.headers['content-length'], (error, body) => {
+        if (error) return done(error, undefined);
+        try {
+          done(null, parseBinaryBody(request, body!));
+        } catch (parseError) {
+          done(parseError as Error, undefined);
+        }
+      });
     });
-  });
   },
   { name: 'body-parsers' },
 );
@@ -97,7 +98,8 @@ function readBody(
   function onEnd(error?: Error): void {
     stop();
     if (error) return done(InvalidInputError.body('the request body could not be read'));
-    if (!Number.isNaN(declared) && received !== declared) return done(InvalidInputError.body('the request body is not the length its Content-Length says'));
+    if (!Number.isNaN(declared) && received !== declared)
+      return done(InvalidInputError.body('the request body is not the length its Content-Length says'));
     done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
   }
   payload.on('data', onData);

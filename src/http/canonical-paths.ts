@@ -21,6 +21,6 @@ export const canonicalManagementPaths = fp(
       if (path === canonical) return next();
       answerError(request, reply, new RouteNotFoundError(`Cannot ${request.method} ${path.slice(0, 200)}`));
     });
-    },
+  },
   { name: 'canonical-management-paths' },
 );

@@ -24,7 +24,11 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const message =
-    status === 431 ? 'the request headers are too large' : status === 408 ? 'the request took too long to arrive' : 'the request is not valid HTTP';
+    status === 431
+      ? 'the request headers are too large'
+      : status === 408
+        ? 'the request took too long to arrive'
+        : 'the request is not valid HTTP';
   const requestId = randomUUID();
   const answer = errorAnswer(Object.assign(new Error(message), { statusCode: status }), 'service', requestId);
   const body = JSON.stringify(answer.body);

@@ -18,7 +18,8 @@ export function createHttpAdapter(config: AllConfig, logger: Pino): FastifyAdapt
     loggerInstance: logger,
     // One line per request at info level would drown the state changes (see request-log.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    childLoggerFactory: (parent: unknown, bindings: Bindings, options: ChildLoggerOptions) => new LazyRequestLogger(parent as Pino, bindings, options) as unknown as Pino,
+    childLoggerFactory: (parent: unknown, bindings: Bindings, options: ChildLoggerOptions) =>
+      new LazyRequestLogger(parent as Pino, bindings, options) as unknown as Pino,
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,

@@ -24,7 +24,9 @@ describe(parseJsonBody.name, () => {
     const problem = problemOf(`{"inputs": [{"name": "x", "parameters": {${JSON.stringify(key)}: 1}}]}`);
 
     expect(problem.path).toBe(`inputs[0].parameters.${key}`);
-    expect(problem.message).toBe(`inputs[0].parameters.${key}: is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused`);
+    expect(problem.message).toBe(
+      `inputs[0].parameters.${key}: is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused`,
+    );
   });
 
   it('refuses such a key at the top level and in a list of lists, written with escapes too', () => {
@@ -39,7 +41,11 @@ describe(parseJsonBody.name, () => {
   it.each<[string, string, string]>([
     ['an empty body', '  ', 'the body is empty; send a JSON object'],
     ['malformed JSON', '{"a": ', 'the body is not valid JSON'],
-    [`nesting past ${MAX_JSON_DEPTH} levels`, `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`, `the body is nested more than ${MAX_JSON_DEPTH} levels deep`],
+    [
+      `nesting past ${MAX_JSON_DEPTH} levels`,
+      `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`,
+      `the body is nested more than ${MAX_JSON_DEPTH} levels deep`,
+    ],
   ])('refuses %s, saying so', (_case, text, message) => {
     const problem = problemOf(text);
 

@@ -41,7 +41,10 @@ function checkStructure(value: unknown): void {
     for (const key of Object.keys(node as object)) {
       if (PROTOTYPE_KEYS.has(key)) {
         const where = `${pathTo(value, node) ?? ''}${keySuffix(key)}`.replace(/^\./, '');
-        throw InvalidInputError.at(where, 'is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused');
+        throw InvalidInputError.at(
+          where,
+          'is not accepted: keys named like Object.prototype members (__proto__, constructor, toString, ...) are refused',
+        );
       }
       const child = (node as Record<string, unknown>)[key];
       if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
@@ -53,7 +56,9 @@ function checkStructure(value: unknown): void {
 function pathTo(root: unknown, target: unknown, path = ''): string | undefined {
   if (root === target) return path;
   if (typeof root !== 'object' || root === null) return undefined;
-  const entries = Array.isArray(root) ? root.map((child, i) => [`[${i}]`, child] as const) : Object.entries(root).map(([key, child]) => [keySuffix(key), child] as const);
+  const entries = Array.isArray(root)
+    ? root.map((child, i) => [`[${i}]`, child] as const)
+    : Object.entries(root).map(([key, child]) => [keySuffix(key), child] as const);
   for (const [step, child] of entries) {
     const found = pathTo(child, target, `${path}${step}`);
     if (found !== undefined) return found;

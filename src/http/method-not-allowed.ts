@@ -18,6 +18,6 @@ export const methodNotAllowed = fp(
       if (allowed.length === 0) return next();
       answerError(request, reply, new MethodNotAllowedError(request.method, allowed));
     });
-    },
+  },
   { name: 'method-not-allowed' },
 );

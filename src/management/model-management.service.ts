@@ -37,7 +37,9 @@ export class ModelManagementService {
   private describe(status: ModelStatus): ModelStatusDto {
     return {
       ...status,
-      versions: status.versions.map((v) => versionDto(v, v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version).description : undefined)),
+      versions: status.versions.map((v) =>
+        versionDto(v, v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version).description : undefined),
+      ),
     };
   }
 }

@@ -14,7 +14,13 @@ describe('bound metrics', () => {
   it('render a histogram as prom-client does: cumulative buckets, +Inf, sum and count per label set', async () => {
     const reference = new Registry();
     const bound = new Registry();
-    const theirs = new Histogram({ name: 'latency_seconds', help: 'Latency.', labelNames: LABELS, buckets: BUCKETS, registers: [reference] });
+    const theirs = new Histogram({
+      name: 'latency_seconds',
+      help: 'Latency.',
+      labelNames: LABELS,
+      buckets: BUCKETS,
+      registers: [reference],
+    });
     const ours = new BoundHistogram(bound, 'latency_seconds', 'Latency.', LABELS, BUCKETS);
     const observations: [Record<string, string>, number][] = [
       [IRIS, 0.0005],

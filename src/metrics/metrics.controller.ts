@@ -13,7 +13,12 @@ export class MetricsController {
   @ApiProduces('text/plain')
   @ApiOkResponse({
     description: 'The Prometheus text exposition format.',
-    content: { 'text/plain': { example: '# HELP inference_requests_total Inference requests by model, version and outcome\n# TYPE inference_requests_total counter\ninference_requests_total{model="iris",version="1",outcome="success"} 42\n' } },
+    content: {
+      'text/plain': {
+        example:
+          '# HELP inference_requests_total Inference requests by model, version and outcome\n# TYPE inference_requests_total counter\ninference_requests_total{model="iris",version="1",outcome="success"} 42\n',
+      },
+    },
   })
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();

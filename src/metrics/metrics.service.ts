@@ -11,7 +11,6 @@ const VERSION_LABELS = ['model', 'version'];
 const HTTP_LABELS = ['route', 'method', 'status'];
 const MODEL_STATES = ['AVAILABLE', 'LOADING', 'UNAVAILABLE', 'UNLOADED'] as const;
 
-
 export type InferenceOutcome = 'success' | 'client_error' | 'rejected' | 'timed_out' | 'failed';
 
 export interface VersionMetrics {
@@ -33,7 +32,12 @@ export interface VersionMetrics {
 export class MetricsService {
   readonly registry = new Registry();
 
-  private readonly httpRequests = new BoundCounter(this.registry, 'http_requests_total', 'HTTP requests answered, by route pattern, method and status code.', HTTP_LABELS);
+  private readonly httpRequests = new BoundCounter(
+    this.registry,
+    'http_requests_total',
+    'HTTP requests answered, by route pattern, method and status code.',
+    HTTP_LABELS,
+  );
 
   private readonly httpDuration = new BoundHistogram(
     this.registry,
@@ -58,7 +62,13 @@ export class MetricsService {
     LATENCY_BUCKETS,
   );
 
-  private readonly computeDuration = new BoundHistogram(this.registry, 'inference_compute_duration_seconds', 'Time one batch took to run on the model.', VERSION_LABELS, LATENCY_BUCKETS);
+  private readonly computeDuration = new BoundHistogram(
+    this.registry,
+    'inference_compute_duration_seconds',
+    'Time one batch took to run on the model.',
+    VERSION_LABELS,
+    LATENCY_BUCKETS,
+  );
 
   private readonly requestDuration = new BoundHistogram(
     this.registry,
@@ -68,11 +78,27 @@ export class MetricsService {
     LATENCY_BUCKETS,
   );
 
-  private readonly batchSize = new BoundHistogram(this.registry, 'inference_batch_size_rows', 'Rows in each batch run on the model.', VERSION_LABELS, BATCH_BUCKETS);
+  private readonly batchSize = new BoundHistogram(
+    this.registry,
+    'inference_batch_size_rows',
+    'Rows in each batch run on the model.',
+    VERSION_LABELS,
+    BATCH_BUCKETS,
+  );
 
-  private readonly queueDepth = new BoundGauge(this.registry, 'inference_queue_depth_rows', "Rows waiting in a model version's queue.", VERSION_LABELS);
+  private readonly queueDepth = new BoundGauge(
+    this.registry,
+    'inference_queue_depth_rows',
+    "Rows waiting in a model version's queue.",
+    VERSION_LABELS,
+  );
 
-  private readonly inFlight = new BoundGauge(this.registry, 'inference_in_flight_requests', 'Inference requests queued or running, per model version.', VERSION_LABELS);
+  private readonly inFlight = new BoundGauge(
+    this.registry,
+    'inference_in_flight_requests',
+    'Inference requests queued or running, per model version.',
+    VERSION_LABELS,
+  );
 
   readonly loadDuration = new Histogram({
     name: 'model_load_duration_seconds',

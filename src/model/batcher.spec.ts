@@ -2,7 +2,6 @@ import { Batcher, BatcherObserver, BatcherSettings } from './batcher';
 import { DeadlineExceededError, QueueFullError } from './model-errors';
 import type { HostTensor, ModelSignature, NamedTensors, TensorData, TensorDType, TensorSpec } from './model-types';
 
-
 const WIDTH = 2;
 const FREE: TensorSpec = { name: 'x', dtype: 'float32', shape: [-1, WIDTH] };
 const FREE_OUT: TensorSpec = { name: 'y', dtype: 'float32', shape: [-1, WIDTH] };
@@ -205,7 +204,11 @@ describe('Batcher', () => {
       const seen: TensorData[] = [];
       // An echo: each request must get back exactly the values it sent.
       const batcher = new Batcher(async ({ x }) => (seen.push(x.data), { y: { ...x } }), signature, SETTINGS);
-      const sent = [[1, 2], [3, 4, 5, 6], [7, 8]].map((values) => ({ x: { dtype, shape: [values.length / 2, 2], data: make(values) } }));
+      const sent = [
+        [1, 2],
+        [3, 4, 5, 6],
+        [7, 8],
+      ].map((values) => ({ x: { dtype, shape: [values.length / 2, 2], data: make(values) } }));
 
       const answers = await Promise.all(sent.map((inputs) => batcher.submit(inputs)));
 
@@ -427,7 +430,12 @@ describe('Batcher', () => {
       const results = await Promise.all(queued);
 
       expect(model.batches).toEqual([[1], [2], [3, 4, 5], [6]]);
-      expect(model.calls.map((call) => call.inputs.x.shape)).toEqual([[1, 2], [1, 2], [3, 3], [1, 2]]);
+      expect(model.calls.map((call) => call.inputs.x.shape)).toEqual([
+        [1, 2],
+        [1, 2],
+        [3, 3],
+        [1, 2],
+      ]);
       expectDoubled(results[1], [3], 3);
       expectDoubled(results[2], [4, 5], 3);
       expectDoubled(results[3], [6], 2);

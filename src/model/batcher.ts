@@ -60,8 +60,7 @@ export class Batcher {
   ) {
     // Requests can be stacked only along a free first dimension of every input and output.
     const free = (shape: number[] | null) => shape !== null && shape.length > 0 && shape[0] === -1;
-    this.mergeable =
-      settings.enabled && signature.inputs.every((s) => free(s.shape)) && signature.outputs.every((s) => free(s.shape));
+    this.mergeable = settings.enabled && signature.inputs.every((s) => free(s.shape)) && signature.outputs.every((s) => free(s.shape));
   }
 
   /** Whether requests are merged (batching on, and the model has a batch dimension). */
@@ -144,7 +143,10 @@ export class Batcher {
       try {
         const rows = batch.reduce((n, p) => n + p.rows, 0);
         const outputs = await this.run(stack(batch.map((p) => p.inputs)));
-        const parts = split(outputs, batch.map((p) => p.rows));
+        const parts = split(
+          outputs,
+          batch.map((p) => p.rows),
+        );
         this.observer?.batchRan?.(rows, batch.length, (performance.now() - started) / 1000);
         batch.forEach((p, i) => {
           this.observer?.requestDone?.((started - p.arrived) / 1000);
@@ -208,7 +210,11 @@ export class Batcher {
       const late = this.queue.shift()!;
       this.queuedRows -= late.rows;
       this.observer?.depthChanged?.(this.queuedRows);
-      late.reject(new DeadlineExceededError(`the request waited ${Math.round(now - late.arrived)} ms for the model, past its deadline of ${this.settings.timeoutMs} ms`));
+      late.reject(
+        new DeadlineExceededError(
+          `the request waited ${Math.round(now - late.arrived)} ms for the model, past its deadline of ${this.settings.timeoutMs} ms`,
+        ),
+      );
     }
   }
 
@@ -253,7 +259,7 @@ function concat(parts: TensorData[]): TensorData {
   if (Array.isArray(parts[0])) return (parts as string[][]).flat();
   const typed = parts as Exclude<TensorData, string[]>[];
   const length = typed.reduce((n, part) => n + part.length, 0);
-  const data = new (typed[0].constructor as new (n: number) => typeof typed[0])(length);
+  const data = new (typed[0].constructor as new (n: number) => (typeof typed)[0])(length);
   let offset = 0;
   for (const part of typed) {
     (data as Float32Array).set(part as Float32Array, offset);
@@ -278,7 +284,11 @@ function split(outputs: NamedTensors, rows: number[]): NamedTensors[] {
     const stride = tensor.data.length / total;
     let row = 0;
     rows.forEach((n, i) => {
-      parts[i][name] = { dtype: tensor.dtype, shape: [n, ...tensor.shape.slice(1)], data: tensor.data.slice(row * stride, (row + n) * stride) };
+      parts[i][name] = {
+        dtype: tensor.dtype,
+        shape: [n, ...tensor.shape.slice(1)],
+        data: tensor.data.slice(row * stride, (row + n) * stride),
+      };
       row += n;
     });
   }

@@ -162,9 +162,7 @@ function checkWeightBytes(specs: tf.io.WeightsManifestEntry[], actual: number): 
     expected += spec.shape.reduce((n, d) => n * d, 1) * bytes;
   }
   if (expected !== actual) {
-    throw new ModelFormatError(
-      `weight shards hold ${actual} bytes but the manifest describes ${expected} (missing or truncated shard?)`,
-    );
+    throw new ModelFormatError(`weight shards hold ${actual} bytes but the manifest describes ${expected} (missing or truncated shard?)`);
   }
 }
 
@@ -176,12 +174,8 @@ export function directorySaveHandler(directory: string): tf.io.IOHandler {
   return {
     save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
       await mkdir(directory, { recursive: true });
-      const weightData = artifacts.weightData
-        ? new tf.io.CompositeArrayBuffer(artifacts.weightData).slice()
-        : new ArrayBuffer(0);
-      const manifest: tf.io.WeightsManifestConfig = [
-        { paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] },
-      ];
+      const weightData = artifacts.weightData ? new tf.io.CompositeArrayBuffer(artifacts.weightData).slice() : new ArrayBuffer(0);
+      const manifest: tf.io.WeightsManifestConfig = [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }];
       const modelJson: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology ?? {},
         format: artifacts.format,

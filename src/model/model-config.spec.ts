@@ -1,14 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CONFIG_JSON,
-  DEFAULT_MODEL_CONFIG,
-  parseModelConfig,
-  readModelConfig,
-  selectVersions,
-  VersionPolicy,
-} from './model-config';
+import { CONFIG_JSON, DEFAULT_MODEL_CONFIG, parseModelConfig, readModelConfig, selectVersions, VersionPolicy } from './model-config';
 import { ModelFormatError } from './model-errors';
 import { errorFrom } from '../../test/support/errors';
 
@@ -102,16 +95,8 @@ describe('parseModelConfig', () => {
       { version_policy: { latest: { num_versions: 1001 } } },
       'version_policy.latest.num_versions must not be greater than 1000',
     ],
-    [
-      'two policies at once',
-      { version_policy: { latest: {}, all: {} } },
-      'version_policy must name exactly one of latest, all, specific',
-    ],
-    [
-      'an empty version_policy',
-      { version_policy: {} },
-      'version_policy must name exactly one of latest, all, specific',
-    ],
+    ['two policies at once', { version_policy: { latest: {}, all: {} } }, 'version_policy must name exactly one of latest, all, specific'],
+    ['an empty version_policy', { version_policy: {} }, 'version_policy must name exactly one of latest, all, specific'],
     ['all that is not an object', { version_policy: { all: [] } }, 'version_policy.all must be an object'],
     ['specific without versions', { version_policy: { specific: {} } }, 'version_policy.specific.versions must be an array'],
     [
@@ -147,11 +132,7 @@ describe('parseModelConfig', () => {
     ['batching that is not an object', { batching: 3 }, 'batching'],
     ['batching.enabled as a string', { batching: { enabled: 'yes' } }, 'batching.enabled must be a boolean value'],
     ['batching.max_batch_size 0', { batching: { max_batch_size: 0 } }, 'batching.max_batch_size must not be less than 1'],
-    [
-      'a fractional batching.max_batch_size',
-      { batching: { max_batch_size: 2.5 } },
-      'batching.max_batch_size must be an integer number',
-    ],
+    ['a fractional batching.max_batch_size', { batching: { max_batch_size: 2.5 } }, 'batching.max_batch_size must be an integer number'],
     [
       'batching.max_batch_size above 100000',
       { batching: { max_batch_size: 100_001 } },

@@ -95,10 +95,7 @@ class ModelConfigFile {
   batching?: BatchingFile;
 }
 
-export type VersionPolicy =
-  | { kind: 'latest'; count: number }
-  | { kind: 'all' }
-  | { kind: 'specific'; versions: number[] };
+export type VersionPolicy = { kind: 'latest'; count: number } | { kind: 'all' } | { kind: 'specific'; versions: number[] };
 
 /** Per-model batching settings; unset fields take the service's defaults. */
 export interface BatchingSettings {

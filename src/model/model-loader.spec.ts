@@ -148,10 +148,7 @@ describe(TfjsModelLoader.name, () => {
       const written = await writeGraphModel(directory);
       const [first, second] = await Promise.all(written.groups[0].map((name) => stat(join(directory, name))));
 
-      expect(written.groups).toEqual([
-        ['group1-shard1of2.bin', 'group1-shard2of2.bin'],
-        ['group2-shard1of1.bin'],
-      ]);
+      expect(written.groups).toEqual([['group1-shard1of2.bin', 'group1-shard2of2.bin'], ['group2-shard1of1.bin']]);
       expect((await readdir(directory)).sort()).toEqual([...written.groups.flat(), 'model.json'].sort());
       expect(first.size + second.size).toBe(written.kernel.byteLength);
       expect(first.size % Float32Array.BYTES_PER_ELEMENT).not.toBe(0);
@@ -197,7 +194,9 @@ describe(TfjsModelLoader.name, () => {
       expect(floatModel.description.signature.outputs).toEqual([
         { name: floatWritten.outputName, dtype: FLOAT32, shape: [FREE_DIM, UNITS], aliases: [`${floatWritten.outputName}:0`] },
       ]);
-      expect(intModel.description.signature.inputs).toEqual([{ name: 'features', dtype: INT32, shape: [FREE_DIM, INPUT_WIDTH], aliases: ['features:0'] }]);
+      expect(intModel.description.signature.inputs).toEqual([
+        { name: 'features', dtype: INT32, shape: [FREE_DIM, INPUT_WIDTH], aliases: ['features:0'] },
+      ]);
       expect(intModel.description.signature.outputs.map((spec) => spec.name)).toEqual(['scores']);
     });
   });
@@ -309,7 +308,10 @@ describe(TfjsModelLoader.name, () => {
     });
 
     it('refuses an input given under both of its names', async () => {
-      const error = await refusal({ [inputName]: floatInput(1, INPUT_WIDTH), [`${inputName}:0`]: floatInput(1, INPUT_WIDTH) }, `${inputName}:0`);
+      const error = await refusal(
+        { [inputName]: floatInput(1, INPUT_WIDTH), [`${inputName}:0`]: floatInput(1, INPUT_WIDTH) },
+        `${inputName}:0`,
+      );
 
       expect(error.message).toContain('given twice');
     });

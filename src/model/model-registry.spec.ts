@@ -35,7 +35,6 @@ const SIGNATURE: ModelSignature = {
 };
 const INPUTS: Record<string, HostTensor> = { x: { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) } };
 
-
 interface Gate {
   promise: Promise<void>;
   open(): void;
@@ -461,7 +460,7 @@ describe(RepositoryModelRegistry.name, () => {
       expect(registry.readiness().problems).toEqual([]);
     });
 
-    it('loads a version folder with a missing shard at start-up anyway, and reports the loader\'s refusal', async () => {
+    it("loads a version folder with a missing shard at start-up anyway, and reports the loader's refusal", async () => {
       await writeIncompleteVersion(MODEL, 1);
 
       await start();
@@ -498,7 +497,11 @@ describe(RepositoryModelRegistry.name, () => {
 
       await start();
 
-      expect(versionStates().filter(([, state]) => state === ModelState.AVAILABLE).map(([v]) => v)).toEqual([1, 2]);
+      expect(
+        versionStates()
+          .filter(([, state]) => state === ModelState.AVAILABLE)
+          .map(([v]) => v),
+      ).toEqual([1, 2]);
     });
 
     it('marks a version whose warm-up inference fails UNAVAILABLE and disposes it', async () => {
@@ -829,7 +832,7 @@ describe(RepositoryModelRegistry.name, () => {
       await expect(registry.load(name)).rejects.toThrow(ModelNotFoundError);
     });
 
-    it('load rejects with ModelLoadError when the model\'s only version fails', async () => {
+    it("load rejects with ModelLoadError when the model's only version fails", async () => {
       await start();
       await writeVersion('tulips', 1);
       loader.failures.set(dir('tulips', 1), new Error('bad weights'));

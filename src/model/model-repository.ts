@@ -93,7 +93,11 @@ async function subfolders(directory: string): Promise<string[]> {
   for (const entry of await readdir(directory, { withFileTypes: true })) {
     const isFolder =
       entry.isDirectory() ||
-      (entry.isSymbolicLink() && (await stat(join(directory, entry.name)).then((s) => s.isDirectory(), () => false)));
+      (entry.isSymbolicLink() &&
+        (await stat(join(directory, entry.name)).then(
+          (s) => s.isDirectory(),
+          () => false,
+        )));
     if (isFolder) names.push(entry.name);
   }
   return names;

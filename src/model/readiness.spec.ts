@@ -39,7 +39,11 @@ describe(readinessProblems.name, () => {
   it.each<[string, RepositoryState, string]>([
     ['still loading', { started: false, stopping: false }, 'the model repository is still loading'],
     ['shutting down', { started: true, stopping: true }, 'the model repository is shutting down'],
-    ['unreadable', { started: true, stopping: false, error: 'cannot read the model repository /m: EACCES' }, 'cannot read the model repository /m: EACCES'],
+    [
+      'unreadable',
+      { started: true, stopping: false, error: 'cannot read the model repository /m: EACCES' },
+      'cannot read the model repository /m: EACCES',
+    ],
   ])('is not ready while the repository is %s', (_case, repository, problem) => {
     expect(readinessProblems(listed('iris'), repository, [model('iris', 'AVAILABLE')])).toEqual([problem]);
   });

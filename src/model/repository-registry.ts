@@ -351,14 +351,18 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       next.serve(model, this.batcherFor(entry, folder.version, model), loadMs);
       this.metrics.loadDuration.observe({ model: entry.name }, loadMs / 1000);
       entry.versions.set(folder.version, next);
-      this.logger.log(`model ${entry.name} version ${folder.version} is AVAILABLE (${model.description.format}, loaded and warmed in ${loadMs} ms)`);
+      this.logger.log(
+        `model ${entry.name} version ${folder.version} is AVAILABLE (${model.description.format}, loaded and warmed in ${loadMs} ms)`,
+      );
       if (replacing) await this.retire(entry, replacing, next);
       return undefined;
     } catch (error) {
       next.fail((error as Error).message);
       this.metrics.loadFailures.inc({ model: entry.name });
       if (replacing) {
-        this.logger.error(`model ${entry.name} version ${folder.version} failed to reload, the loaded copy goes on serving: ${next.reason}`);
+        this.logger.error(
+          `model ${entry.name} version ${folder.version} failed to reload, the loaded copy goes on serving: ${next.reason}`,
+        );
       } else {
         this.logger.error(`model ${entry.name} version ${folder.version} is UNAVAILABLE: ${next.reason}`);
       }

@@ -175,7 +175,8 @@ interface SignatureTensor {
  * often do not carry output shapes, the signature does.
  */
 function declaredSignature(model: tf.GraphModel): Map<string, TensorSpec> {
-  const signature = model.modelSignature as { inputs?: Record<string, SignatureTensor>; outputs?: Record<string, SignatureTensor> } | undefined;
+  const signature = model.modelSignature as
+    { inputs?: Record<string, SignatureTensor>; outputs?: Record<string, SignatureTensor> } | undefined;
   const specs = new Map<string, TensorSpec>();
   for (const group of [signature?.inputs, signature?.outputs]) {
     for (const [key, tensor] of Object.entries(group ?? {})) {

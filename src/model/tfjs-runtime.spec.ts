@@ -4,10 +4,12 @@ import { BackendActivator, BackendUnavailableError, createTfjsRuntime, selectBac
 const SILENT = { log: () => undefined };
 
 function activators(working: TfjsBackendName[], calls: string[] = []): Record<TfjsBackendName, BackendActivator> {
-  const make = (name: TfjsBackendName): BackendActivator => async () => {
-    calls.push(name);
-    if (!working.includes(name)) throw new Error(`${name} is not installed\nRequire stack: ...`);
-  };
+  const make =
+    (name: TfjsBackendName): BackendActivator =>
+    async () => {
+      calls.push(name);
+      if (!working.includes(name)) throw new Error(`${name} is not installed\nRequire stack: ...`);
+    };
   return { tensorflow: make('tensorflow'), wasm: make('wasm'), cpu: make('cpu') };
 }
 

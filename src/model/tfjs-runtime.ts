@@ -59,9 +59,7 @@ export async function selectBackend(
     try {
       await activators[choice]();
     } catch (error) {
-      throw new BackendUnavailableError(
-        `TFJS_BACKEND=${choice} was requested but that backend cannot be used: ${messageOf(error)}`,
-      );
+      throw new BackendUnavailableError(`TFJS_BACKEND=${choice} was requested but that backend cannot be used: ${messageOf(error)}`);
     }
     return choice;
   }

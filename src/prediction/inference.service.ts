@@ -56,7 +56,11 @@ export class InferenceService {
     const specs = served.description.signature.outputs;
     const selected = (outputNames && outputNames.length > 0 ? outputNames : specs.map((spec) => spec.name)).map((name) => {
       const spec = findTensor(specs, name);
-      if (!spec) throw InvalidInputError.at('outputs', `"${name}" is not an output of model "${served.name}"; its outputs are ${tensorNames(specs)}`);
+      if (!spec)
+        throw InvalidInputError.at(
+          'outputs',
+          `"${name}" is not an output of model "${served.name}"; its outputs are ${tensorNames(specs)}`,
+        );
       return [name, spec.name] as const;
     });
     const all = await served.infer(inputs);

@@ -19,7 +19,14 @@ export function ApiPrediction(): MethodDecorator {
         'one row, named features': {
           value: { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } },
         },
-        'a batch': { value: { instances: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 4.7, 1.5]] } },
+        'a batch': {
+          value: {
+            instances: [
+              [5.1, 3.5, 1.4, 0.2],
+              [6.7, 3.1, 4.7, 1.5],
+            ],
+          },
+        },
       },
     }),
     ApiOkResponse({

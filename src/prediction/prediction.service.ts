@@ -44,7 +44,10 @@ export class PredictionService {
   }
 
   /** One row in `features`, or a batch in `instances` (the request DTO guarantees one of them). */
-  predict(request: { features?: FeatureRow; instances?: FeatureRow[] }, target: PredictionTarget = {}): Promise<SinglePrediction | BatchPrediction> {
+  predict(
+    request: { features?: FeatureRow; instances?: FeatureRow[] },
+    target: PredictionTarget = {},
+  ): Promise<SinglePrediction | BatchPrediction> {
     return request.instances !== undefined ? this.predictBatch(request.instances, target) : this.predictOne(request.features!, target);
   }
 

@@ -5,7 +5,10 @@ import { argmax, decodeRows, encodePredictions, predictedOutputs } from './rows.
 const LABELS = ['setosa', 'versicolor', 'virginica'];
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 
-function description(overrides: Partial<VersionDescription['signature']['inputs'][0]> = {}, metadata: VersionDescription['metadata'] = { features: FEATURES, labels: LABELS }): VersionDescription {
+function description(
+  overrides: Partial<VersionDescription['signature']['inputs'][0]> = {},
+  metadata: VersionDescription['metadata'] = { features: FEATURES, labels: LABELS },
+): VersionDescription {
   return {
     format: 'layers',
     platform: 'tensorflowjs_layers',
@@ -71,7 +74,12 @@ describe(decodeRows.name, () => {
 
   it.each<[string, unknown, string, RegExp]>([
     ['a row of the wrong width', [1, 2, 3], 'features', /has 3 values; model "iris" takes 4 \(sepal_length/],
-    ['an unknown feature name', { sepal_length: 1, sepal_width: 2, petal_length: 3, petal_widht: 4 }, 'features.petal_widht', /is not a feature of model "iris"/],
+    [
+      'an unknown feature name',
+      { sepal_length: 1, sepal_width: 2, petal_length: 3, petal_widht: 4 },
+      'features.petal_widht',
+      /is not a feature of model "iris"/,
+    ],
     ['a missing feature', { sepal_length: 1, sepal_width: 2, petal_length: 3 }, 'features', /is missing petal_width/],
   ])('refuses %s, naming where', (_case, row, path, message) => {
     const problem = problemOf(() => decodeRows([row as number[]], ['features'], 'iris', description()));
@@ -131,8 +139,13 @@ describe(encodePredictions.name, () => {
   it('gives a string label as it is, and an index past the labels as a number', () => {
     const output = { dtype: 'float64' as const, shape: [2, 2], data: Float64Array.of(0.9, 0.1, 0.2, 0.8) };
 
-    expect(encodePredictions(output, undefined, { dtype: 'string', shape: [2], data: ['cat', 'dog'] }).map((r) => r.prediction)).toEqual(['cat', 'dog']);
-    expect(encodePredictions(output, ['a', 'b'], { dtype: 'int32', shape: [2], data: Int32Array.of(0, 7) }).map((r) => r.prediction)).toEqual(['a', 7]);
+    expect(encodePredictions(output, undefined, { dtype: 'string', shape: [2], data: ['cat', 'dog'] }).map((r) => r.prediction)).toEqual([
+      'cat',
+      'dog',
+    ]);
+    expect(
+      encodePredictions(output, ['a', 'b'], { dtype: 'int32', shape: [2], data: Int32Array.of(0, 7) }).map((r) => r.prediction),
+    ).toEqual(['a', 7]);
   });
 
   it('ignores labels whose count does not match the output width', () => {

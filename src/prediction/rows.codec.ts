@@ -19,14 +19,21 @@ export interface RowPrediction {
  * order, or an object keyed by the feature names of the model's metadata. `paths` says where
  * each row sits in the request, for the error messages.
  */
-export function decodeRows(rows: readonly FeatureRow[], paths: readonly string[], model: string, description: VersionDescription): NamedTensors {
+export function decodeRows(
+  rows: readonly FeatureRow[],
+  paths: readonly string[],
+  model: string,
+  description: VersionDescription,
+): NamedTensors {
   const spec = singleRowInput(model, description);
   const width = spec.shape[1];
   const names = description.metadata.features?.length === width ? description.metadata.features : undefined;
   if (spec.dtype !== 'float32' && spec.dtype !== 'int32') {
     // Other numeric inputs (an ONNX model's float64 or int64, ...): each value converted and checked within the dtype.
     const typed = allocate(spec.dtype, rows.length * width) as Float64Array;
-    rows.forEach((row, r) => typed.set(toTypedData(toColumns(row, paths[r], width, names, model), spec.dtype, paths[r]) as Float64Array, r * width));
+    rows.forEach((row, r) =>
+      typed.set(toTypedData(toColumns(row, paths[r], width, names, model), spec.dtype, paths[r]) as Float64Array, r * width),
+    );
     return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data: typed } };
   }
   const data = spec.dtype === 'int32' ? new Int32Array(rows.length * width) : new Float32Array(rows.length * width);
@@ -95,7 +102,8 @@ export function encodePredictions(output: HostTensor, labels?: readonly string[]
 
 /** A model's label as the answer gives it: a class index named by the labels where they name it. */
 function nameOf(label: JsonScalar, labels?: readonly string[]): string | number {
-  if (typeof label === 'number') return labels !== undefined && Number.isInteger(label) && label >= 0 && label < labels.length ? labels[label] : label;
+  if (typeof label === 'number')
+    return labels !== undefined && Number.isInteger(label) && label >= 0 && label < labels.length ? labels[label] : label;
   return String(label);
 }
 
@@ -114,7 +122,9 @@ function singleRowInput(model: string, description: VersionDescription): TensorS
   const fits = inputs.length === 1 && spec.shape !== null && spec.shape.length === 2 && spec.shape[1] > 0 && numeric;
   if (!fits) {
     const described = inputs.map((s) => `${s.name} ${s.dtype}[${s.shape ?? '?'}]`).join(', ');
-    throw new InvalidInputError(`model "${model}" takes ${described}; this API serves models with one [batch, features] input: use the V2 or V1 protocol`);
+    throw new InvalidInputError(
+      `model "${model}" takes ${described}; this API serves models with one [batch, features] input: use the V2 or V1 protocol`,
+    );
   }
   return spec as TensorSpec & { shape: number[] };
 }

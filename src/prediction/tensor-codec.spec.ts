@@ -18,13 +18,28 @@ function problemOf(fn: () => unknown): { path: string; message: string } {
 
 describe(flattenNested.name, () => {
   it('gives row-major values and the shape the nesting describes', () => {
-    expect(flattenNested([[1, 2, 3], [4, 5, 6]], 'x')).toEqual({ shape: [2, 3], values: [1, 2, 3, 4, 5, 6] });
+    expect(
+      flattenNested(
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        'x',
+      ),
+    ).toEqual({ shape: [2, 3], values: [1, 2, 3, 4, 5, 6] });
     expect(flattenNested(7, 'x')).toEqual({ shape: [], values: [7] });
   });
 
   it.each<[string, unknown, string]>([
     ['ragged rows', [[1, 2], [3]], 'x[1]'],
-    ['a list where a value belongs', [[1, 2], [3, [4]]], 'x[1][1]'],
+    [
+      'a list where a value belongs',
+      [
+        [1, 2],
+        [3, [4]],
+      ],
+      'x[1][1]',
+    ],
     ['a value where a list belongs', [[1, 2], 3], 'x[1]'],
   ])('refuses %s, naming where', (_case, value, path) => {
     expect(problemOf(() => flattenNested(value, 'x')).path).toBe(path);
@@ -85,7 +100,11 @@ describe(`${hostTensor.name} for the dtypes of ONNX models`, () => {
   });
 
   it.each<[TensorSpec['dtype'], unknown, RegExp]>([
-    ['int64', 2 ** 53, /must be within ±9007199254740991 \(2\^53 - 1\) as a JSON number, got 9007199254740992; send int64 values beyond it in binary form/],
+    [
+      'int64',
+      2 ** 53,
+      /must be within ±9007199254740991 \(2\^53 - 1\) as a JSON number, got 9007199254740992; send int64 values beyond it in binary form/,
+    ],
     ['uint64', -1, /must be within \[0, 18446744073709551615\], got -1/],
     ['int8', 128, /must be within \[-128, 127\], got 128/],
     ['uint32', 2 ** 32, /must be within \[0, 4294967295\], got 4294967296/],
@@ -110,7 +129,10 @@ describe(`${hostTensor.name} for the dtypes of ONNX models`, () => {
 
 describe(toNested.name, () => {
   it('rebuilds nested lists of the shape from row-major values', () => {
-    expect(toNested([1, 2, 3, 4, 5, 6], [2, 3])).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(toNested([1, 2, 3, 4, 5, 6], [2, 3])).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(toNested([true, false], [2])).toEqual([true, false]);
     expect(toNested([9], [])).toBe(9);
   });

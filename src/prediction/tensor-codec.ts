@@ -141,7 +141,10 @@ function toIntegers(
     const number = value as number;
     if (!Number.isInteger(number)) fail(i, `must be an integer, got ${number}`);
     if (wide && !Number.isSafeInteger(number)) {
-      fail(i, `must be within ±${JSON_INTEGER_MAX} (2^53 - 1) as a JSON number, got ${number}; send ${dtype} values beyond it in binary form`);
+      fail(
+        i,
+        `must be within ±${JSON_INTEGER_MAX} (2^53 - 1) as a JSON number, got ${number}; send ${dtype} values beyond it in binary form`,
+      );
     }
     if (number < minNumber || number > maxNumber) fail(i, `must be within [${min}, ${max}], got ${number}`);
     if (wide) wideOut[i] = BigInt(number);

@@ -17,7 +17,20 @@ describe('parseTrainArgs', () => {
   });
 
   it('reads every option', () => {
-    const args = ['--epochs', '7', '--seed', '3', '--test-fraction', '0.3', '--min-accuracy', '0.5', '--repository', '/tmp/r', '--model', 'flowers'];
+    const args = [
+      '--epochs',
+      '7',
+      '--seed',
+      '3',
+      '--test-fraction',
+      '0.3',
+      '--min-accuracy',
+      '0.5',
+      '--repository',
+      '/tmp/r',
+      '--model',
+      'flowers',
+    ];
     expect(parseTrainArgs(args, REPOSITORY)).toEqual({
       help: false,
       options: { repository: '/tmp/r', model: 'flowers', epochs: 7, seed: 3, testFraction: 0.3, minAccuracy: 0.5 },
@@ -85,7 +98,9 @@ describe(trainIris.name, () => {
     expect(metadata.labels).toEqual(['setosa', 'versicolor', 'virginica']);
     expect(metadata.training).toMatchObject({ epochs: 30, seed: 42, trainRows: 120, testRows: 30 });
     const loaded = await new TfjsModelLoader(await createTfjsRuntime('wasm')).load(first.directory);
-    const output = await loaded.infer({ [loaded.description.signature.inputs[0].name]: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4], dtype: 'float32' } });
+    const output = await loaded.infer({
+      [loaded.description.signature.inputs[0].name]: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4], dtype: 'float32' },
+    });
     const probabilities = Array.from(Object.values(output)[0].data as Float32Array);
     expect(probabilities.indexOf(Math.max(...probabilities))).toBe(0);
     loaded.dispose();

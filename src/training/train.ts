@@ -69,7 +69,13 @@ export async function trainIris(options: TrainOptions): Promise<TrainReport> {
         labels: order.map((i) => split.train.labels[i]),
       };
       const [x, y] = tensorsOf(rows, split.labels.length);
-      const history = await model.fit(x, y, { epochs: 1, batchSize: BATCH_SIZE, shuffle: false, verbose: 0, validationData: [testX, testY] });
+      const history = await model.fit(x, y, {
+        epochs: 1,
+        batchSize: BATCH_SIZE,
+        shuffle: false,
+        verbose: 0,
+        validationData: [testX, testY],
+      });
       tf.dispose([x, y]);
       const h = history.history;
       options.print(
@@ -147,11 +153,7 @@ function accuracy(model: tf.LayersModel, rows: LabelledRows, classes: number): n
   return correct / rows.labels.length;
 }
 
-async function publish(
-  options: TrainOptions,
-  model: tf.LayersModel,
-  metadata: object,
-): Promise<{ version: number; directory: string }> {
+async function publish(options: TrainOptions, model: tf.LayersModel, metadata: object): Promise<{ version: number; directory: string }> {
   const folder = resolve(options.repository, options.model);
   await mkdir(folder, { recursive: true });
   const versions = (await readdir(folder)).filter((name) => /^[1-9]\d*$/.test(name)).map(Number);
@@ -209,7 +211,10 @@ export function parseTrainArgs(args: string[], defaultRepository: string): Train
     ({ values } = parseArgs({ args, options: COMMAND_OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
     // `npm run train --epochs 5` gives npm the option and the script a bare "5".
-    const hint = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? '; options go after "--": npm run train -- --epochs 5' : '';
+    const hint =
+      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+        ? '; options go after "--": npm run train -- --epochs 5'
+        : '';
     throw new Error(`${(error as Error).message}${hint} (npm run train -- --help lists them)`);
   }
   if (values.help) return { help: true };

@@ -33,8 +33,19 @@ const floatVector = (name) =>
 /** ModelProto (IR version 7, opset 13) whose graph adds its two inputs. */
 function addModel() {
   const node = message(bytesField(1, 'x'), bytesField(1, 'y'), bytesField(2, 'z'), bytesField(3, 'add'), bytesField(4, 'Add'));
-  const graph = message(bytesField(1, node), bytesField(2, 'add'), bytesField(11, floatVector('x')), bytesField(11, floatVector('y')), bytesField(12, floatVector('z')));
-  return message(intField(1, 7), bytesField(2, 'ml-microservice'), bytesField(7, graph), bytesField(8, message(bytesField(1, ''), intField(2, 13))));
+  const graph = message(
+    bytesField(1, node),
+    bytesField(2, 'add'),
+    bytesField(11, floatVector('x')),
+    bytesField(11, floatVector('y')),
+    bytesField(12, floatVector('z')),
+  );
+  return message(
+    intField(1, 7),
+    bytesField(2, 'ml-microservice'),
+    bytesField(7, graph),
+    bytesField(8, message(bytesField(1, ''), intField(2, 13))),
+  );
 }
 
 /** Runs the model; resolves to what onnxruntime-node answered and what was expected. */
@@ -54,7 +65,9 @@ if (require.main === module) {
   runAddModel().then(
     (result) => {
       const ok = JSON.stringify(result.z) === JSON.stringify(result.expected);
-      process.stdout.write(`onnxruntime-node on node ${process.version} ${process.platform}/${process.arch}: z = ${JSON.stringify(result.z)} (${ok ? 'ok' : `expected ${JSON.stringify(result.expected)}`})\n`);
+      process.stdout.write(
+        `onnxruntime-node on node ${process.version} ${process.platform}/${process.arch}: z = ${JSON.stringify(result.z)} (${ok ? 'ok' : `expected ${JSON.stringify(result.expected)}`})\n`,
+      );
       process.exit(ok ? 0 : 1);
     },
     (error) => {

@@ -123,9 +123,20 @@ async function predict(port, body = SETOSA_ROW) {
   return { status: response.status, body: await response.json() };
 }
 
-const ready = (port) => async () => (await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200;
+const ready = (port) => async () =>
+  (await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200;
 
-const HARDENED = ['--read-only', '--tmpfs', '/tmp:size=16m', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--memory', '512m'];
+const HARDENED = [
+  '--read-only',
+  '--tmpfs',
+  '/tmp:size=16m',
+  '--cap-drop',
+  'ALL',
+  '--security-opt',
+  'no-new-privileges',
+  '--memory',
+  '512m',
+];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -136,20 +147,38 @@ async function checkApiImage(cleanup) {
   log(`api image ${API_IMAGE}: built in ${seconds(built.ms)}, ${(size / 1e6).toFixed(0)} MB (limit ${MAX_IMAGE_BYTES / 1e6} MB)`);
   assert.ok(size <= MAX_IMAGE_BYTES, `the api image is ${size} bytes, over ${MAX_IMAGE_BYTES}`);
   const healthcheck = JSON.parse(podman('image', 'inspect', '--format', '{{json .Config.Healthcheck}}', API_IMAGE));
-  assert.ok(healthcheck && healthcheck.Test.join(' ').includes('/health/live'), `the image lost its HEALTHCHECK: ${JSON.stringify(healthcheck)}`);
+  assert.ok(
+    healthcheck && healthcheck.Test.join(' ').includes('/health/live'),
+    `the image lost its HEALTHCHECK: ${JSON.stringify(healthcheck)}`,
+  );
 
   // Hardened, the models built in.
   const port = await freePort();
   const name = `${RUN_ID}-api`;
   cleanup.push(() => run('podman', ['rm', '-f', '-t', '0', name], { allowFailure: true }));
-  podman('run', '-d', '--name', name, ...HARDENED, '-p', `127.0.0.1:${port}:8080`,
-    '-e', `SHUTDOWN_DELAY_MS=${SHUTDOWN.delayMs}`, '-e', `SHUTDOWN_DRAIN_TIMEOUT_MS=${SHUTDOWN.drainMs}`, API_IMAGE);
+  podman(
+    'run',
+    '-d',
+    '--name',
+    name,
+    ...HARDENED,
+    '-p',
+    `127.0.0.1:${port}:8080`,
+    '-e',
+    `SHUTDOWN_DELAY_MS=${SHUTDOWN.delayMs}`,
+    '-e',
+    `SHUTDOWN_DRAIN_TIMEOUT_MS=${SHUTDOWN.drainMs}`,
+    API_IMAGE,
+  );
   await waitFor('/health/ready answering 200 (models built in)', ready(port), 60_000);
   const answer = await predict(port);
   assert.equal(answer.status, 200);
   assert.equal(answer.body.prediction, 'setosa');
   assert.equal(answer.body.model.name, 'iris');
-  const processes = podman('top', name, 'pid', 'user', 'args').split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+  const processes = podman('top', name, 'pid', 'user', 'args')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/));
   const pid1 = processes.find(([pid]) => pid === '1');
   assert.deepEqual(pid1?.slice(1, 3), ['node', '/usr/bin/tini'], `PID 1: ${JSON.stringify(pid1)}`);
   assert.equal(podman('exec', name, 'id', '-u'), '1000');
@@ -158,7 +187,9 @@ async function checkApiImage(cleanup) {
   assert.match(status, /^NoNewPrivs:\s+1$/m);
   assert.match(podman('logs', name), /running on the 'wasm' backend/);
   assert.equal(run('podman', ['healthcheck', 'run', name], { allowFailure: true }).status, 0, 'podman healthcheck run failed');
-  log('api image: ready and answering setosa (models built in), uid 1000, tini as PID 1, no capabilities, WASM backend, health check passing');
+  log(
+    'api image: ready and answering setosa (models built in), uid 1000, tini as PID 1, no capabilities, WASM backend, health check passing',
+  );
 
   // SIGTERM through tini: serving for the delay, then a drain, then exit 0; SIGKILL would come
   // only after the 30 s given to stop, with exit code 137.
@@ -166,7 +197,9 @@ async function checkApiImage(cleanup) {
   podman('stop', '-t', '30', name);
   const stopMs = Date.now() - stopStarted;
   const exitCode = Number(podman('inspect', '--format', '{{.State.ExitCode}}', name));
-  log(`api image: podman stop took ${seconds(stopMs)} (SHUTDOWN_DELAY_MS ${SHUTDOWN.delayMs}, drain up to ${SHUTDOWN.drainMs} ms), exit code ${exitCode}`);
+  log(
+    `api image: podman stop took ${seconds(stopMs)} (SHUTDOWN_DELAY_MS ${SHUTDOWN.delayMs}, drain up to ${SHUTDOWN.drainMs} ms), exit code ${exitCode}`,
+  );
   assert.equal(exitCode, 0);
   assert.ok(stopMs >= SHUTDOWN.delayMs, 'stopped before its shutdown delay: SIGTERM did not reach node');
   assert.ok(stopMs < SHUTDOWN.delayMs + SHUTDOWN.drainMs + 5000, 'stopped later than the delay and drain allow');
@@ -180,8 +213,20 @@ async function checkApiImage(cleanup) {
   const mountedPort = await freePort();
   const mounted = `${RUN_ID}-mounted`;
   cleanup.push(() => run('podman', ['rm', '-f', '-t', '0', mounted], { allowFailure: true }));
-  podman('run', '-d', '--name', mounted, ...HARDENED, '-p', `127.0.0.1:${mountedPort}:8080`,
-    '-v', `${repository}:/app/models:ro`, '-e', 'DEFAULT_MODEL=flowers', API_IMAGE);
+  podman(
+    'run',
+    '-d',
+    '--name',
+    mounted,
+    ...HARDENED,
+    '-p',
+    `127.0.0.1:${mountedPort}:8080`,
+    '-v',
+    `${repository}:/app/models:ro`,
+    '-e',
+    'DEFAULT_MODEL=flowers',
+    API_IMAGE,
+  );
   await waitFor('/health/ready answering 200 (repository mounted)', ready(mountedPort), 60_000);
   const fromMount = await predict(mountedPort);
   assert.equal(fromMount.body.prediction, 'setosa');
@@ -196,17 +241,47 @@ async function checkApiImage(cleanup) {
   const volume = mkdtempSync(join(tmpdir(), 'containers-volume-'));
   cleanup.push(() => rmSync(volume, { recursive: true, force: true }));
   chownSync(volume, 1000, 1000);
-  const seedModels = () => podman('run', '--rm', ...HARDENED, '--user', '1000:1000', '-v', `${volume}:/models`,
-    '--entrypoint', seed.command[0], API_IMAGE, ...seed.command.slice(1));
-  assert.equal(seedModels(), readdirSync(join(ROOT, 'models')).map((model) => `seeded /models/${model}`).join('\n'));
-  assert.equal(readFileSync(join(volume, 'iris', '1', 'weights.bin')).compare(readFileSync(join(ROOT, 'models', 'iris', '1', 'weights.bin'))), 0);
+  const seedModels = () =>
+    podman(
+      'run',
+      '--rm',
+      ...HARDENED,
+      '--user',
+      '1000:1000',
+      '-v',
+      `${volume}:/models`,
+      '--entrypoint',
+      seed.command[0],
+      API_IMAGE,
+      ...seed.command.slice(1),
+    );
+  assert.equal(
+    seedModels(),
+    readdirSync(join(ROOT, 'models'))
+      .map((model) => `seeded /models/${model}`)
+      .join('\n'),
+  );
+  assert.equal(
+    readFileSync(join(volume, 'iris', '1', 'weights.bin')).compare(readFileSync(join(ROOT, 'models', 'iris', '1', 'weights.bin'))),
+    0,
+  );
   assert.equal(seedModels(), '');
   assert.deepEqual(readdirSync(volume), readdirSync(join(ROOT, 'models')));
   log('k8s/model-volume/ init container: seeds an empty volume with the built-in models, and leaves a seeded one alone');
 
   // onnxruntime-node, installed without its install script and with one platform's library kept.
-  const onnx = podman('run', '--rm', ...HARDENED, '-e', 'NODE_PATH=/app/node_modules',
-    '-v', `${join(__dirname, 'onnx-check.js')}:/checks/onnx-check.js:ro`, API_IMAGE, 'node', '/checks/onnx-check.js');
+  const onnx = podman(
+    'run',
+    '--rm',
+    ...HARDENED,
+    '-e',
+    'NODE_PATH=/app/node_modules',
+    '-v',
+    `${join(__dirname, 'onnx-check.js')}:/checks/onnx-check.js:ro`,
+    API_IMAGE,
+    'node',
+    '/checks/onnx-check.js',
+  );
   assert.match(onnx, /\(ok\)$/);
   log(`api image: ${onnx}`);
 }
@@ -238,7 +313,11 @@ async function checkCompose(cleanup) {
   const port = await freePort();
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, HTTP_PORT: String(port), COMPOSE_PROJECT_NAME: RUN_ID };
   const dockerCompose = (...args) => run('docker-compose', ['-f', 'docker-compose.yml', ...args], { cwd: ROOT, env });
-  await waitFor('the podman API socket', () => spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'ps'], { cwd: ROOT, env }).status === 0, 20_000);
+  await waitFor(
+    'the podman API socket',
+    () => spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'ps'], { cwd: ROOT, env }).status === 0,
+    20_000,
+  );
   cleanup.push(() => run('docker-compose', ['-f', 'docker-compose.yml', 'down', '-t', '30'], { cwd: ROOT, env, allowFailure: true }));
 
   // `up` waits for the api replicas to be healthy before it starts nginx (depends_on). With no
@@ -262,9 +341,18 @@ async function checkCompose(cleanup) {
   assert.equal(composeContainers(env, 'nginx').length, 1);
   log(`compose: up in ${seconds(Date.now() - started)}, 3 api replicas healthy, nginx started`);
 
-  const addresses = replicas.map((id) => podman('inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id)).sort();
-  const resolved = JSON.parse(podman('exec', replicas[0], 'node', '-e',
-    "require('node:dns').promises.lookup('api', { all: true }).then((a) => console.log(JSON.stringify(a.map((x) => x.address))))")).sort();
+  const addresses = replicas
+    .map((id) => podman('inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id))
+    .sort();
+  const resolved = JSON.parse(
+    podman(
+      'exec',
+      replicas[0],
+      'node',
+      '-e',
+      "require('node:dns').promises.lookup('api', { all: true }).then((a) => console.log(JSON.stringify(a.map((x) => x.address))))",
+    ),
+  ).sort();
   assert.deepEqual(resolved, addresses);
   log(`compose: "api" resolves to every replica: ${resolved.join(', ')}`);
 
@@ -285,12 +373,16 @@ async function checkCompose(cleanup) {
   // nginx's access log names the replica(s) each request went to: the killed one was serving,
   // and the requests it dropped were answered by another ("a, b" when nginx tried two).
   const victimAddress = addresses[replicas.indexOf(victim)];
-  const upstreams = podman('logs', composeContainers(env, 'nginx')[0]).split('\n')
-    .filter((line) => line.startsWith('{')).map((line) => JSON.parse(line).upstream);
+  const upstreams = podman('logs', composeContainers(env, 'nginx')[0])
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line).upstream);
   const servedByVictim = upstreams.filter((upstream) => upstream === `${victimAddress}:8080`).length;
   const retried = upstreams.filter((upstream) => upstream.includes(',')).length;
   const restarts = podman('inspect', '--format', '{{.RestartCount}}', victim);
-  log(`compose: the killed replica's address answered ${servedByVictim} of them (restarts by its restart policy: ${restarts}); nginx passed ${retried} on to another replica`);
+  log(
+    `compose: the killed replica's address answered ${servedByVictim} of them (restarts by its restart policy: ${restarts}); nginx passed ${retried} on to another replica`,
+  );
   assert.ok(servedByVictim > 0, `the killed replica (${victimAddress}) served nothing: ${JSON.stringify(upstreams.slice(-5))}`);
   dockerCompose('down', '-t', '30');
   log('compose: down');

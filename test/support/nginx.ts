@@ -103,7 +103,13 @@ export interface RawResponse {
  */
 export function rawRequest(
   port: number,
-  { method, target, headers = {}, body = '', localAddress }: { method: string; target: string; headers?: Record<string, string>; body?: string; localAddress?: string },
+  {
+    method,
+    target,
+    headers = {},
+    body = '',
+    localAddress,
+  }: { method: string; target: string; headers?: Record<string, string>; body?: string; localAddress?: string },
 ): Promise<RawResponse> {
   const head = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
   for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);

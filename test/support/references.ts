@@ -22,14 +22,17 @@ export const MULTI_B = [
  */
 export async function denseReference(versionDir: string, rows: number[][]): Promise<number[][]> {
   const artifacts = await readModelArtifacts(versionDir);
-  const topology = artifacts.modelTopology as { config: { layers: { class_name: string; config: { name: string; activation: string } }[] } };
+  const topology = artifacts.modelTopology as {
+    config: { layers: { class_name: string; config: { name: string; activation: string } }[] };
+  };
   const weights = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
   const activations: Record<string, (x: tf.Tensor) => tf.Tensor> = { linear: (x) => x, relu: tf.relu, softmax: tf.softmax };
   try {
     return tf.tidy(() => {
       let x: tf.Tensor = tf.tensor2d(rows);
       for (const { class_name: kind, config } of topology.config.layers) {
-        if (kind !== 'Dense' || !activations[config.activation]) throw new Error(`the reference computes Dense layers only, not ${kind}/${config.activation}`);
+        if (kind !== 'Dense' || !activations[config.activation])
+          throw new Error(`the reference computes Dense layers only, not ${kind}/${config.activation}`);
         x = activations[config.activation](tf.add(tf.matMul(x, weights[`${config.name}/kernel`]), weights[`${config.name}/bias`]));
       }
       return x.arraySync() as number[][];

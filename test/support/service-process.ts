@@ -26,7 +26,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
-const SERVICE_FLAGS = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:prod']
+const SERVICE_FLAGS = (
+  JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts['start:prod']
   .split(/\s+/)
   .slice(1, -1);
 
@@ -44,9 +46,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Se
   let stdout = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  );
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   return { child, port, baseUrl: `http://127.0.0.1:${port}`, output: () => stdout, exited };
 }
 

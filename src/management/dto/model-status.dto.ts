@@ -7,7 +7,12 @@ export class TensorSpecDto {
   /** @example "float32" */
   dtype: string;
 
-  @ApiProperty({ type: [Number], nullable: true, description: 'Dimensions; -1 is any size; null when the model does not declare its rank.', example: [-1, 4] })
+  @ApiProperty({
+    type: [Number],
+    nullable: true,
+    description: 'Dimensions; -1 is any size; null when the model does not declare its rank.',
+    example: [-1, 4],
+  })
   shape: number[] | null;
 }
 

@@ -44,7 +44,10 @@ describe(findOnnxIncompleteness.name, () => {
 
     for (const length of cuts) {
       await writeFile(join(dir, MODEL_ONNX), whole.subarray(0, length));
-      expect({ length, incomplete: await findOnnxIncompleteness(dir) }).toEqual({ length, incomplete: expect.stringContaining(`${length} bytes`) });
+      expect({ length, incomplete: await findOnnxIncompleteness(dir) }).toEqual({
+        length,
+        incomplete: expect.stringContaining(`${length} bytes`),
+      });
     }
   });
 

@@ -46,7 +46,9 @@ function expectTensor(actual: HostTensor, expected: HostTensor, name: string): v
   expect(typeTag(actual.data)).toBe(typeTag(expected.data));
   if (expected.dtype === 'float32') {
     const got = Array.from(actual.data as Float32Array);
-    Array.from(expected.data as Float32Array).forEach((value, i) => expect(Math.abs(got[i] - value)).toBeLessThanOrEqual(FLOAT32_TOLERANCE));
+    Array.from(expected.data as Float32Array).forEach((value, i) =>
+      expect(Math.abs(got[i] - value)).toBeLessThanOrEqual(FLOAT32_TOLERANCE),
+    );
   } else {
     expect(Array.from(actual.data as ArrayLike<unknown>)).toEqual(Array.from(expected.data as ArrayLike<unknown>));
   }
@@ -187,7 +189,8 @@ describe(OnnxModel.name, () => {
         truncated: /^ONNX Runtime cannot load model\.onnx: Protobuf parsing failed\.$/,
         empty: /^model\.onnx is empty$/,
         'unsupported-operator': /^ONNX Runtime cannot load model\.onnx: .*No Op registered for NoSuchOperator with domain_version of 17$/,
-        'unsupported-opset': /^ONNX Runtime cannot load model\.onnx: ONNX Runtime only \*guarantees\* support .*Opset 99 is under development/,
+        'unsupported-opset':
+          /^ONNX Runtime cannot load model\.onnx: ONNX Runtime only \*guarantees\* support .*Opset 99 is under development/,
         'sequence-output': /^output "pieces" is not a tensor but a sequence or a map/,
         'sequence-input': /^input "pieces" is not a tensor but a sequence or a map, which no protocol can send$/,
       };
@@ -215,11 +218,15 @@ describe(OnnxModel.name, () => {
       });
 
       it('accepts a batch of any size along a symbolic first dimension', () => {
-        expect(() => checkInputs(mlp.description.signature, { x: { dtype: 'float32', shape: [5, 8], data: new Float32Array(40) } })).not.toThrow();
+        expect(() =>
+          checkInputs(mlp.description.signature, { x: { dtype: 'float32', shape: [5, 8], data: new Float32Array(40) } }),
+        ).not.toThrow();
       });
 
       it('refuses a row of the wrong width, naming the input', () => {
-        expect(() => checkInputs(mlp.description.signature, { x: row(7) })).toThrow(new InvalidInputError('x: has shape [1,7]; the model expects [-1,8] (-1 is any size)'));
+        expect(() => checkInputs(mlp.description.signature, { x: row(7) })).toThrow(
+          new InvalidInputError('x: has shape [1,7]; the model expects [-1,8] (-1 is any size)'),
+        );
       });
 
       it('refuses an input of the wrong dtype', () => {
@@ -228,7 +235,9 @@ describe(OnnxModel.name, () => {
       });
 
       it('refuses an unknown input and a missing one', () => {
-        expect(() => checkInputs(mlp.description.signature, { x: row(8), y: row(8) })).toThrow('y: is not an input of this model; inputs are x');
+        expect(() => checkInputs(mlp.description.signature, { x: row(8), y: row(8) })).toThrow(
+          'y: is not an input of this model; inputs are x',
+        );
         expect(() => checkInputs(mlp.description.signature, {})).toThrow('x: is missing');
       });
 
@@ -239,9 +248,9 @@ describe(OnnxModel.name, () => {
       });
 
       it('refuses a batch of two for a model whose first dimension is fixed at 1', () => {
-        expect(() => checkInputs(fixed.description.signature, { x: { dtype: 'float32', shape: [2, 4], data: new Float32Array(8) } })).toThrow(
-          'x: has shape [2,4]; the model expects [1,4] (-1 is any size)',
-        );
+        expect(() =>
+          checkInputs(fixed.description.signature, { x: { dtype: 'float32', shape: [2, 4], data: new Float32Array(8) } }),
+        ).toThrow('x: has shape [2,4]; the model expects [1,4] (-1 is any size)');
       });
     });
 

@@ -72,7 +72,8 @@ export class OnnxModel extends LoadedModel {
     } catch (error) {
       // The model ran at warm-up, and these inputs fit its signature: what fails now depends on
       // their values (an index out of range, shapes its operators cannot combine).
-      if (error instanceof OnnxRunError) throw new InvalidInputError(`the model cannot run on these inputs: ${readableOrtMessage(error.message)}`);
+      if (error instanceof OnnxRunError)
+        throw new InvalidInputError(`the model cannot run on these inputs: ${readableOrtMessage(error.message)}`);
       throw error;
     }
   }
@@ -121,7 +122,10 @@ function withoutCppFunction(text: string): string {
   for (let i = start[0].length - 1; i < text.length; i++) {
     if (text[i] === '(') depth++;
     else if (text[i] === ')' && --depth === 0) {
-      return text.slice(i + 1).replace(/^ const\b/, '').trimStart();
+      return text
+        .slice(i + 1)
+        .replace(/^ const\b/, '')
+        .trimStart();
     }
   }
   return text;

@@ -57,7 +57,9 @@ describe(OnnxRuntime.name, () => {
   });
 
   it('refuses an unknown graph optimization level and an unknown execution', () => {
-    expect(() => new OnnxRuntime({ graphOptimizationLevel: 'max' as never })).toThrow('unknown ONNX Runtime graph optimization level "max"');
+    expect(() => new OnnxRuntime({ graphOptimizationLevel: 'max' as never })).toThrow(
+      'unknown ONNX Runtime graph optimization level "max"',
+    );
     expect(() => new OnnxRuntime({ execution: 'gpu' as never })).toThrow('unknown ONNX Runtime execution "gpu"');
   });
 
@@ -88,7 +90,9 @@ describe(OnnxRuntime.name, () => {
     let dir: string;
     let heavy: BuiltOnnxModel;
     let mlp: BuiltOnnxModel;
-    const heavyInput = () => ({ x: { dtype: 'float32' as const, shape: [HEAVY_ROWS, HEAVY_WIDTH], data: new Float32Array(HEAVY_ROWS * HEAVY_WIDTH).fill(0.01) } });
+    const heavyInput = () => ({
+      x: { dtype: 'float32' as const, shape: [HEAVY_ROWS, HEAVY_WIDTH], data: new Float32Array(HEAVY_ROWS * HEAVY_WIDTH).fill(0.01) },
+    });
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'onnx-runtime-'));
@@ -133,21 +137,25 @@ describe(OnnxRuntime.name, () => {
     onLinux.each([
       ['event-loop', 30],
       ['worker', 5],
-    ] as const)('releases every session and thread over repeated loads and disposals (%s, %i cycles)', async (execution, cycles) => {
-      const runtime = new OnnxRuntime({ execution });
-      const warm = await OnnxModel.load(runtime, mlp.directory);
-      await warm.dispose();
-      const baseline = threadCount();
+    ] as const)(
+      'releases every session and thread over repeated loads and disposals (%s, %i cycles)',
+      async (execution, cycles) => {
+        const runtime = new OnnxRuntime({ execution });
+        const warm = await OnnxModel.load(runtime, mlp.directory);
+        await warm.dispose();
+        const baseline = threadCount();
 
-      for (let i = 0; i < cycles; i++) {
-        const model = await OnnxModel.load(runtime, mlp.directory);
-        await model.infer(mlp.samples!);
-        expect(runtime.openSessions).toBe(1);
-        await model.dispose();
-      }
+        for (let i = 0; i < cycles; i++) {
+          const model = await OnnxModel.load(runtime, mlp.directory);
+          await model.infer(mlp.samples!);
+          expect(runtime.openSessions).toBe(1);
+          await model.dispose();
+        }
 
-      expect(runtime.openSessions).toBe(0);
-      expect(threadCount()).toBe(baseline);
-    }, 60_000);
+        expect(runtime.openSessions).toBe(0);
+        expect(threadCount()).toBe(baseline);
+      },
+      60_000,
+    );
   });
 });

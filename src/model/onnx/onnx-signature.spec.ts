@@ -64,5 +64,4 @@ describe(onnxSignature.name, () => {
         'output "y" has element type uint4, which the service cannot exchange',
     );
   });
-
 });

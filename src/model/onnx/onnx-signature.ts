@@ -18,7 +18,6 @@ export interface OnnxValueMetadata {
   shape?: readonly (number | string)[];
 }
 
-
 /** How to export a scikit-learn classifier so that its probabilities are a tensor. */
 export const ZIPMAP_ADVICE =
   'export the model without it: for a scikit-learn classifier, skl2onnx\'s to_onnx(model, X, options={"zipmap": False}) ' +
@@ -29,10 +28,7 @@ export const ZIPMAP_ADVICE =
  * order, element types, shapes with every symbolic dimension as -1. Refuses, naming every
  * problem at once, a model whose inputs or outputs the service cannot exchange.
  */
-export function onnxSignature(
-  inputs: readonly OnnxValueMetadata[],
-  outputs: readonly OnnxValueMetadata[],
-): ModelSignature {
+export function onnxSignature(inputs: readonly OnnxValueMetadata[], outputs: readonly OnnxValueMetadata[]): ModelSignature {
   const problems: string[] = [];
   const specs = (values: readonly OnnxValueMetadata[], role: 'input' | 'output'): TensorSpec[] =>
     values.flatMap((value) => {

@@ -13,8 +13,8 @@ const ROW_SCHEMA = {
 export class PredictionRequestDto {
   @ApiPropertyOptional({
     description:
-      'One row: its values in the model\'s feature order, or an object keyed by feature name ' +
-      '(the names in the model\'s metadata.json). Values must be finite and within float32 range.',
+      "One row: its values in the model's feature order, or an object keyed by feature name " +
+      "(the names in the model's metadata.json). Values must be finite and within float32 range.",
     ...ROW_SCHEMA,
     example: [5.1, 3.5, 1.4, 0.2],
   })

@@ -111,19 +111,106 @@ describe(binaryHostTensor.name, () => {
   }
 
   const cases: [string, Case][] = [
-    ['FP32', { datatype: 'FP32', spec: FLOAT_SPEC, data: le.f32([1.5, -2.25, 3.4e38, 1e-45]), range: INT32_RANGE, expected: Float32Array.of(1.5, -2.25, 3.4e38, 1e-45) }],
+    [
+      'FP32',
+      {
+        datatype: 'FP32',
+        spec: FLOAT_SPEC,
+        data: le.f32([1.5, -2.25, 3.4e38, 1e-45]),
+        range: INT32_RANGE,
+        expected: Float32Array.of(1.5, -2.25, 3.4e38, 1e-45),
+      },
+    ],
     // FP64 values are rounded to float32, as JSON numbers are.
-    ['FP64', { datatype: 'FP64', spec: FLOAT_SPEC, data: le.f64([0.1, -2.5, 1e-3, 3e38]), range: INT32_RANGE, expected: Float32Array.of(0.1, -2.5, 1e-3, 3e38) }],
+    [
+      'FP64',
+      {
+        datatype: 'FP64',
+        spec: FLOAT_SPEC,
+        data: le.f64([0.1, -2.5, 1e-3, 3e38]),
+        range: INT32_RANGE,
+        expected: Float32Array.of(0.1, -2.5, 1e-3, 3e38),
+      },
+    ],
     // 0x3c00 = 1, 0xc000 = -2, 0x3555 = 1365/4096, 0x0001 = 2^-24.
-    ['FP16', { datatype: 'FP16', spec: FLOAT_SPEC, data: le.u16([0x3c00, 0xc000, 0x3555, 0x0001]), range: INT32_RANGE, expected: Float32Array.of(1, -2, 1365 / 4096, 2 ** -24) }],
-    ['INT8', { datatype: 'INT8', spec: INT_SPEC, data: le.i8([-128, -1, 0, 127]), range: [-128, 127], expected: Int32Array.of(-128, -1, 0, 127) }],
-    ['UINT8', { datatype: 'UINT8', spec: INT_SPEC, data: le.u8([0, 1, 128, 255]), range: [0, 255], expected: Int32Array.of(0, 1, 128, 255) }],
-    ['INT16', { datatype: 'INT16', spec: INT_SPEC, data: le.i16([-32768, -2, 300, 32767]), range: [-32768, 32767], expected: Int32Array.of(-32768, -2, 300, 32767) }],
-    ['UINT16', { datatype: 'UINT16', spec: INT_SPEC, data: le.u16([0, 1, 40000, 65535]), range: [0, 65535], expected: Int32Array.of(0, 1, 40000, 65535) }],
-    ['INT32', { datatype: 'INT32', spec: INT_SPEC, data: le.i32([-(2 ** 31), -7, 70000, 2 ** 31 - 1]), range: INT32_RANGE, expected: Int32Array.of(-(2 ** 31), -7, 70000, 2 ** 31 - 1) }],
-    ['UINT32', { datatype: 'UINT32', spec: INT_SPEC, data: le.u32([0, 1, 123456, 2 ** 31 - 1]), range: [0, 2 ** 31 - 1], expected: Int32Array.of(0, 1, 123456, 2 ** 31 - 1) }],
-    ['INT64', { datatype: 'INT64', spec: INT_SPEC, data: le.i64([-(2n ** 31n), -5n, 6n, 2n ** 31n - 1n]), range: INT32_RANGE, expected: Int32Array.of(-(2 ** 31), -5, 6, 2 ** 31 - 1) }],
-    ['UINT64', { datatype: 'UINT64', spec: INT_SPEC, data: le.u64([0n, 1n, 77n, 2n ** 31n - 1n]), range: [0, 2 ** 31 - 1], expected: Int32Array.of(0, 1, 77, 2 ** 31 - 1) }],
+    [
+      'FP16',
+      {
+        datatype: 'FP16',
+        spec: FLOAT_SPEC,
+        data: le.u16([0x3c00, 0xc000, 0x3555, 0x0001]),
+        range: INT32_RANGE,
+        expected: Float32Array.of(1, -2, 1365 / 4096, 2 ** -24),
+      },
+    ],
+    [
+      'INT8',
+      { datatype: 'INT8', spec: INT_SPEC, data: le.i8([-128, -1, 0, 127]), range: [-128, 127], expected: Int32Array.of(-128, -1, 0, 127) },
+    ],
+    [
+      'UINT8',
+      { datatype: 'UINT8', spec: INT_SPEC, data: le.u8([0, 1, 128, 255]), range: [0, 255], expected: Int32Array.of(0, 1, 128, 255) },
+    ],
+    [
+      'INT16',
+      {
+        datatype: 'INT16',
+        spec: INT_SPEC,
+        data: le.i16([-32768, -2, 300, 32767]),
+        range: [-32768, 32767],
+        expected: Int32Array.of(-32768, -2, 300, 32767),
+      },
+    ],
+    [
+      'UINT16',
+      {
+        datatype: 'UINT16',
+        spec: INT_SPEC,
+        data: le.u16([0, 1, 40000, 65535]),
+        range: [0, 65535],
+        expected: Int32Array.of(0, 1, 40000, 65535),
+      },
+    ],
+    [
+      'INT32',
+      {
+        datatype: 'INT32',
+        spec: INT_SPEC,
+        data: le.i32([-(2 ** 31), -7, 70000, 2 ** 31 - 1]),
+        range: INT32_RANGE,
+        expected: Int32Array.of(-(2 ** 31), -7, 70000, 2 ** 31 - 1),
+      },
+    ],
+    [
+      'UINT32',
+      {
+        datatype: 'UINT32',
+        spec: INT_SPEC,
+        data: le.u32([0, 1, 123456, 2 ** 31 - 1]),
+        range: [0, 2 ** 31 - 1],
+        expected: Int32Array.of(0, 1, 123456, 2 ** 31 - 1),
+      },
+    ],
+    [
+      'INT64',
+      {
+        datatype: 'INT64',
+        spec: INT_SPEC,
+        data: le.i64([-(2n ** 31n), -5n, 6n, 2n ** 31n - 1n]),
+        range: INT32_RANGE,
+        expected: Int32Array.of(-(2 ** 31), -5, 6, 2 ** 31 - 1),
+      },
+    ],
+    [
+      'UINT64',
+      {
+        datatype: 'UINT64',
+        spec: INT_SPEC,
+        data: le.u64([0n, 1n, 77n, 2n ** 31n - 1n]),
+        range: [0, 2 ** 31 - 1],
+        expected: Int32Array.of(0, 1, 77, 2 ** 31 - 1),
+      },
+    ],
     ['BOOL', { datatype: 'BOOL', spec: BOOL_SPEC, data: le.u8([0, 1, 1, 0]), range: INT32_RANGE, expected: Uint8Array.of(0, 1, 1, 0) }],
   ];
 
@@ -263,7 +350,13 @@ describe(`${binaryHostTensor.name} for the dtypes of ONNX models`, () => {
     ['FP16 into a float16 input', 'float16', 'FP16', le.u16([0x3555, 0x0001]), [0x3555, 0x0001]],
     // 1.5 and -2.25 are halves exactly: 0x3e00, 0xc080.
     ['FP32 into a float16 input', 'float16', 'FP32', le.f32([1.5, -2.25]), [0x3e00, 0xc080]],
-    ['BYTES into a string input, UTF-8', 'string', 'BYTES', lengthPrefixed(Buffer.from('setosa'), Buffer.alloc(0), Buffer.from('été ✓')), ['setosa', '', 'été ✓']],
+    [
+      'BYTES into a string input, UTF-8',
+      'string',
+      'BYTES',
+      lengthPrefixed(Buffer.from('setosa'), Buffer.alloc(0), Buffer.from('été ✓')),
+      ['setosa', '', 'été ✓'],
+    ],
   ])('decodes %s', (_case, dtype, datatype, data, expected) => {
     const tensor = binaryHostTensor(spec(dtype), [expected.length], datatype, misaligned(data), 'inputs[0]', undefined);
 
@@ -279,8 +372,16 @@ describe(`${binaryHostTensor.name} for the dtypes of ONNX models`, () => {
 
   it.each([
     ['a length prefix cut short', Buffer.concat([le.u32([1]), Buffer.from('a'), Buffer.from([2, 0])]), /end before element 1 of 2/],
-    ['an element longer than the bytes left', Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([9]), Buffer.from('bc')]), /end inside element 1, whose length prefix says 9 bytes/],
-    ['bytes left after the elements', Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([1]), Buffer.from('b'), Buffer.from('!')]), /but the 2 BYTES elements of the shape take 10/],
+    [
+      'an element longer than the bytes left',
+      Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([9]), Buffer.from('bc')]),
+      /end inside element 1, whose length prefix says 9 bytes/,
+    ],
+    [
+      'bytes left after the elements',
+      Buffer.concat([le.u32([1]), Buffer.from('a'), le.u32([1]), Buffer.from('b'), Buffer.from('!')]),
+      /but the 2 BYTES elements of the shape take 10/,
+    ],
   ])('refuses BYTES data with %s, naming binary_data_size', (_case, data, message) => {
     const error = thrown(() => binaryHostTensor(spec('string'), [2], 'BYTES', data, 'inputs[0]', undefined));
 

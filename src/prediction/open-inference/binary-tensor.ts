@@ -148,12 +148,18 @@ function decodeStrings(bytes: Buffer, count: number, path: string): string[] {
   let offset = 0;
   for (let i = 0; i < count; i++) {
     if (offset + LENGTH_PREFIX_BYTES > bytes.length) {
-      throw InvalidInputError.at(`${path}.parameters.binary_data_size`, `is ${bytes.length} bytes, which end before element ${i} of ${count} (BYTES elements are a 4-byte little-endian length, then the bytes)`);
+      throw InvalidInputError.at(
+        `${path}.parameters.binary_data_size`,
+        `is ${bytes.length} bytes, which end before element ${i} of ${count} (BYTES elements are a 4-byte little-endian length, then the bytes)`,
+      );
     }
     const length = bytes.readUInt32LE(offset);
     offset += LENGTH_PREFIX_BYTES;
     if (offset + length > bytes.length) {
-      throw InvalidInputError.at(`${path}.parameters.binary_data_size`, `is ${bytes.length} bytes, which end inside element ${i}, whose length prefix says ${length} bytes`);
+      throw InvalidInputError.at(
+        `${path}.parameters.binary_data_size`,
+        `is ${bytes.length} bytes, which end inside element ${i}, whose length prefix says ${length} bytes`,
+      );
     }
     try {
       strings[i] = UTF8.decode(bytes.subarray(offset, offset + length));
@@ -163,7 +169,10 @@ function decodeStrings(bytes: Buffer, count: number, path: string): string[] {
     offset += length;
   }
   if (offset !== bytes.length) {
-    throw InvalidInputError.at(`${path}.parameters.binary_data_size`, `is ${bytes.length} bytes, but the ${count} BYTES elements of the shape take ${offset}`);
+    throw InvalidInputError.at(
+      `${path}.parameters.binary_data_size`,
+      `is ${bytes.length} bytes, but the ${count} BYTES elements of the shape take ${offset}`,
+    );
   }
   return strings;
 }

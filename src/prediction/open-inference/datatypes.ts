@@ -40,7 +40,9 @@ const DATATYPES: Record<TensorDType, V2Datatype> = {
 
 /** The dtype whose values each datatype carries (BYTES: strings). */
 const DTYPES = Object.fromEntries(
-  (Object.entries(DATATYPES) as [TensorDType, V2Datatype][]).filter(([dtype]) => dtype !== 'complex64').map(([dtype, datatype]) => [datatype, dtype]),
+  (Object.entries(DATATYPES) as [TensorDType, V2Datatype][])
+    .filter(([dtype]) => dtype !== 'complex64')
+    .map(([dtype, datatype]) => [datatype, dtype]),
 ) as Record<V2Datatype, TensorDType>;
 
 const FLOATS: readonly V2Datatype[] = ['FP32', 'FP64', 'FP16'];

@@ -14,14 +14,26 @@ const NAME = { name: 'name', example: 'iris' };
 const VERSION = { name: 'version', example: 1 };
 const INFER_EXAMPLE = {
   id: '42',
-  inputs: [{ name: 'standardize_input', shape: [2, 4], datatype: 'FP32', data: [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]] }],
+  inputs: [
+    {
+      name: 'standardize_input',
+      shape: [2, 4],
+      datatype: 'FP32',
+      data: [
+        [5.1, 3.5, 1.4, 0.2],
+        [6.3, 3.3, 6.0, 2.5],
+      ],
+    },
+  ],
   outputs: [{ name: 'dense_Dense2/dense_Dense2' }],
 };
 const INFER_RESPONSE = {
   model_name: 'iris',
   model_version: '1',
   id: '42',
-  outputs: [{ name: 'dense_Dense2/dense_Dense2', shape: [2, 3], datatype: 'FP32', data: [0.99999, 0.0000069, 3.3e-17, 0.0000011, 0.0021, 0.9979] }],
+  outputs: [
+    { name: 'dense_Dense2/dense_Dense2', shape: [2, 3], datatype: 'FP32', data: [0.99999, 0.0000069, 3.3e-17, 0.0000011, 0.0021, 0.9979] },
+  ],
 };
 const METADATA_EXAMPLE = {
   name: 'iris',
@@ -33,11 +45,11 @@ const METADATA_EXAMPLE = {
 
 const INFER_DESCRIPTION =
   'Input data may be flat or nested (row-major); `outputs` selects which outputs come back.\n\n' +
-  'Binary tensor data extension: send the JSON below followed by the inputs\' raw bytes (little-endian, row-major), ' +
-  'with an `Inference-Header-Content-Length` header giving the JSON\'s byte length and `parameters.binary_data_size` ' +
+  "Binary tensor data extension: send the JSON below followed by the inputs' raw bytes (little-endian, row-major), " +
+  "with an `Inference-Header-Content-Length` header giving the JSON's byte length and `parameters.binary_data_size` " +
   'on each input sent that way; ask for outputs in binary form with `parameters.binary_data: true` on an output, or ' +
   '`parameters.binary_data_output: true` on the request. The response then carries the same header.\n\n' +
-  'Any float datatype feeds a float input and any integer datatype an integer one, each value checked within the input\'s type. ' +
+  "Any float datatype feeds a float input and any integer datatype an integer one, each value checked within the input's type. " +
   'INT64 and UINT64 values travel as JSON numbers within ±(2^53 - 1), and beyond it only in binary form. BYTES elements are ' +
   'strings in JSON, and in binary form each a 4-byte little-endian length followed by its UTF-8 bytes.';
 
@@ -66,7 +78,9 @@ export class OpenInferenceController {
   }
 
   @Get('models/:name')
-  @ApiOperation({ summary: 'Model metadata of the newest served version: platform, inputs and outputs with datatypes and shapes (-1 is any size)' })
+  @ApiOperation({
+    summary: 'Model metadata of the newest served version: platform, inputs and outputs with datatypes and shapes (-1 is any size)',
+  })
   @ApiParam(NAME)
   @ApiOkResponse({ example: METADATA_EXAMPLE })
   @ApiProtocolErrors(400, 404, 503)
@@ -99,7 +113,10 @@ export class OpenInferenceController {
   @ApiParam(VERSION)
   @ApiOkResponse({ example: { name: 'iris', version: '1', ready: true } })
   @ApiProtocolErrors(400, 404, 503)
-  versionReady(@Param('name', ModelNamePipe) name: string, @Param('version', ModelVersionPipe) version: number): { name: string; ready: true } {
+  versionReady(
+    @Param('name', ModelNamePipe) name: string,
+    @Param('version', ModelVersionPipe) version: number,
+  ): { name: string; ready: true } {
     return this.v2.ready({ model: name, version });
   }
 
@@ -144,7 +161,9 @@ export class OpenInferenceController {
   @Post('repository/index')
   @RouteFacts({ management: true })
   @HttpCode(200)
-  @ApiOperation({ summary: 'Every model version in the repository with its state; only the ready ones with `"ready": true` (Triton extension)' })
+  @ApiOperation({
+    summary: 'Every model version in the repository with its state; only the ready ones with `"ready": true` (Triton extension)',
+  })
   @ApiOkResponse({ type: [RepositoryIndexEntryDto], example: [{ name: 'iris', version: '1', state: 'READY' }] })
   @ApiProtocolErrors(400)
   index(@Body() request: RepositoryIndexRequestDto): RepositoryIndexEntryDto[] {

@@ -61,11 +61,13 @@ export class OpenInferenceService {
 
   /** Triton's repository index: every model version with its state; only the ready ones when asked. */
   repositoryIndex(readyOnly: boolean): RepositoryIndexEntryDto[] {
-    const entries = this.registry.models().flatMap((model): RepositoryIndexEntryDto[] =>
-      model.versions.length > 0
-        ? model.versions.map(indexEntry)
-        : [{ name: model.name, state: 'UNAVAILABLE', reason: model.reason ?? model.state }],
-    );
+    const entries = this.registry
+      .models()
+      .flatMap((model): RepositoryIndexEntryDto[] =>
+        model.versions.length > 0
+          ? model.versions.map(indexEntry)
+          : [{ name: model.name, state: 'UNAVAILABLE', reason: model.reason ?? model.state }],
+      );
     return readyOnly ? entries.filter((entry) => entry.state === 'READY') : entries;
   }
 
@@ -81,5 +83,10 @@ export class OpenInferenceService {
 }
 
 function indexEntry(status: ModelVersionStatus): RepositoryIndexEntryDto {
-  return { name: status.name, version: String(status.version), state: INDEX_STATES[status.state], ...(status.reason ? { reason: status.reason } : {}) };
+  return {
+    name: status.name,
+    version: String(status.version),
+    state: INDEX_STATES[status.state],
+    ...(status.reason ? { reason: status.reason } : {}),
+  };
 }

@@ -48,7 +48,15 @@ describe(decodeInferRequest.name, () => {
       request({
         inputs: [
           { name: 'a', shape: [2, 2], datatype: 'FP32', data: [1.5, 2, 3, 4] },
-          { name: 'counts', shape: [2, 2], datatype: 'INT64', data: [[1, 2], [3, 4]] },
+          {
+            name: 'counts',
+            shape: [2, 2],
+            datatype: 'INT64',
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
         ],
       }),
       null,
@@ -63,7 +71,12 @@ describe(decodeInferRequest.name, () => {
   });
 
   it("takes an input under its signature block's name, keyed as the request names it", () => {
-    const decoded = decodeInferRequest(request({ inputs: [{ name: 'a:0', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }), null, MODEL, DESCRIPTION);
+    const decoded = decodeInferRequest(
+      request({ inputs: [{ name: 'a:0', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }),
+      null,
+      MODEL,
+      DESCRIPTION,
+    );
 
     expect(Object.keys(decoded.inputs)).toEqual(['a:0']);
   });
@@ -103,13 +116,60 @@ describe(decodeInferRequest.name, () => {
   });
 
   it.each<[string, Partial<InferRequestDto>, Buffer | null, string, RegExp]>([
-    ['an unknown input', { inputs: [{ name: 'b', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }, null, 'inputs[0].name', /"b" is not an input of model "pair"; its inputs are a, counts/],
-    ['a datatype that cannot feed the input', { inputs: [{ name: 'counts', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }, null, 'inputs[0].datatype', /FP32 cannot feed input "counts", which takes INT32/],
-    ['data that does not fill the shape', { inputs: [{ name: 'a', shape: [2, 2], datatype: 'FP32', data: [1, 2] }] }, null, 'inputs[0].data', /holds 2 values but shape \[2,2\] needs 4/],
-    ['an input given twice', { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }, { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }, null, 'inputs[1].name', /given twice/],
-    ['binary data without the header', { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] }, null, 'inputs[0].parameters.binary_data_size', /no Inference-Header-Content-Length/],
-    ['bytes left over after the inputs', { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] }, f32(1, 2, 3), 'body', /12 bytes of binary data .* add up to 8/],
-    ['an output asked for twice', { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }], outputs: [{ name: 'sum' }, { name: 'sum' }] }, null, 'outputs[1].name', /asked for twice/],
+    [
+      'an unknown input',
+      { inputs: [{ name: 'b', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] },
+      null,
+      'inputs[0].name',
+      /"b" is not an input of model "pair"; its inputs are a, counts/,
+    ],
+    [
+      'a datatype that cannot feed the input',
+      { inputs: [{ name: 'counts', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] },
+      null,
+      'inputs[0].datatype',
+      /FP32 cannot feed input "counts", which takes INT32/,
+    ],
+    [
+      'data that does not fill the shape',
+      { inputs: [{ name: 'a', shape: [2, 2], datatype: 'FP32', data: [1, 2] }] },
+      null,
+      'inputs[0].data',
+      /holds 2 values but shape \[2,2\] needs 4/,
+    ],
+    [
+      'an input given twice',
+      {
+        inputs: [
+          { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] },
+          { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] },
+        ],
+      },
+      null,
+      'inputs[1].name',
+      /given twice/,
+    ],
+    [
+      'binary data without the header',
+      { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] },
+      null,
+      'inputs[0].parameters.binary_data_size',
+      /no Inference-Header-Content-Length/,
+    ],
+    [
+      'bytes left over after the inputs',
+      { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] },
+      f32(1, 2, 3),
+      'body',
+      /12 bytes of binary data .* add up to 8/,
+    ],
+    [
+      'an output asked for twice',
+      { inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }], outputs: [{ name: 'sum' }, { name: 'sum' }] },
+      null,
+      'outputs[1].name',
+      /asked for twice/,
+    ],
   ])('refuses %s, naming where', (_case, body, bytes, path, message) => {
     const error = refusal(() => decodeInferRequest(request(body), bytes, MODEL, DESCRIPTION));
 
@@ -185,9 +245,24 @@ describe(`${decodeInferRequest.name} and ${encodeInferResponse.name} for the dty
   });
 
   it.each<[string, InferRequestDto['inputs'][0], string, RegExp]>([
-    ['FP32 for a string input', { name: 'words', shape: [1], datatype: 'FP32', data: [1] }, 'inputs[0].datatype', /^inputs\[0\]\.datatype: FP32 cannot feed input "words", which takes BYTES$/],
-    ['BOOL for an integer input', { name: 'ids', shape: [1], datatype: 'BOOL', data: [true] }, 'inputs[0].datatype', /which takes INT64 \(or INT32, INT16, INT8, UINT8, UINT16, UINT32, UINT64\)$/],
-    ['a value past the input\'s type', { name: 'small', shape: [1], datatype: 'INT64', data: [256] }, 'inputs[0].data[0]', /must be within \[0, 255\], got 256$/],
+    [
+      'FP32 for a string input',
+      { name: 'words', shape: [1], datatype: 'FP32', data: [1] },
+      'inputs[0].datatype',
+      /^inputs\[0\]\.datatype: FP32 cannot feed input "words", which takes BYTES$/,
+    ],
+    [
+      'BOOL for an integer input',
+      { name: 'ids', shape: [1], datatype: 'BOOL', data: [true] },
+      'inputs[0].datatype',
+      /which takes INT64 \(or INT32, INT16, INT8, UINT8, UINT16, UINT32, UINT64\)$/,
+    ],
+    [
+      "a value past the input's type",
+      { name: 'small', shape: [1], datatype: 'INT64', data: [256] },
+      'inputs[0].data[0]',
+      /must be within \[0, 255\], got 256$/,
+    ],
   ])('refuses %s', (_case, input, path, message) => {
     const error = refusal(() => decodeInferRequest(request({ inputs: [input] }), null, 'onnx', ONNX));
 

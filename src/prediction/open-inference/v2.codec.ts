@@ -43,14 +43,23 @@ export interface ModelMetadataResponse {
  * order. Which outputs come back in binary form: each output's `binary_data`, by default the
  * request's `binary_data_output`. Everything is checked before the model runs.
  */
-export function decodeInferRequest(request: InferRequestDto, bytes: Buffer | null, model: string, description: VersionDescription): DecodedInferRequest {
+export function decodeInferRequest(
+  request: InferRequestDto,
+  bytes: Buffer | null,
+  model: string,
+  description: VersionDescription,
+): DecodedInferRequest {
   const specs = description.signature.inputs;
   const inputs: NamedTensors = {};
   let offset = 0;
   request.inputs.forEach((input, i) => {
     const path = `inputs[${i}]`;
     const spec = findTensor(specs, input.name);
-    if (!spec) throw InvalidInputError.at(`${path}.name`, `"${input.name}" is not an input of model "${model}"; its inputs are ${tensorNames(specs)}`);
+    if (!spec)
+      throw InvalidInputError.at(
+        `${path}.name`,
+        `"${input.name}" is not an input of model "${model}"; its inputs are ${tensorNames(specs)}`,
+      );
     if (inputs[input.name]) throw InvalidInputError.at(`${path}.name`, `"${input.name}" is given twice`);
     const datatype = checkDatatype(spec, input.datatype as V2Datatype, `${path}.datatype`);
     const size = binaryDataSize(input.parameters, path);
@@ -59,7 +68,8 @@ export function decodeInferRequest(request: InferRequestDto, bytes: Buffer | nul
       inputs[input.name] = hostTensor(spec, input.shape, values, `${path}.data`, integerRangeOf(datatype), nesting);
       return;
     }
-    if (input.data !== undefined) throw InvalidInputError.at(path, 'has both "data" and parameters.binary_data_size; send the values one way');
+    if (input.data !== undefined)
+      throw InvalidInputError.at(path, 'has both "data" and parameters.binary_data_size; send the values one way');
     if (!bytes) {
       throw InvalidInputError.at(
         `${path}.parameters.binary_data_size`,
@@ -67,20 +77,36 @@ export function decodeInferRequest(request: InferRequestDto, bytes: Buffer | nul
       );
     }
     if (size > bytes.length - offset) {
-      throw InvalidInputError.at(`${path}.parameters.binary_data_size`, `is ${size} bytes, but ${bytes.length - offset} bytes of binary data are left after the inputs before it`);
+      throw InvalidInputError.at(
+        `${path}.parameters.binary_data_size`,
+        `is ${size} bytes, but ${bytes.length - offset} bytes of binary data are left after the inputs before it`,
+      );
     }
-    inputs[input.name] = binaryHostTensor(spec, input.shape, datatype, bytes.subarray(offset, offset + size), path, integerRangeOf(datatype));
+    inputs[input.name] = binaryHostTensor(
+      spec,
+      input.shape,
+      datatype,
+      bytes.subarray(offset, offset + size),
+      path,
+      integerRangeOf(datatype),
+    );
     offset += size;
   });
   if (bytes && offset !== bytes.length) {
-    throw InvalidInputError.at('body', `has ${bytes.length} bytes of binary data after the JSON header, but the inputs' binary_data_size add up to ${offset}`);
+    throw InvalidInputError.at(
+      'body',
+      `has ${bytes.length} bytes of binary data after the JSON header, but the inputs' binary_data_size add up to ${offset}`,
+    );
   }
 
   const allBinary = booleanParameter(request.parameters, 'binary_data_output', '');
   const binaryOutputs = new Map<string, boolean>();
   (request.outputs ?? []).forEach((output, i) => {
     if (binaryOutputs.has(output.name)) throw InvalidInputError.at(`outputs[${i}].name`, `"${output.name}" is asked for twice`);
-    binaryOutputs.set(output.name, output.parameters?.binary_data === undefined ? allBinary : booleanParameter(output.parameters, 'binary_data', `outputs[${i}]`));
+    binaryOutputs.set(
+      output.name,
+      output.parameters?.binary_data === undefined ? allBinary : booleanParameter(output.parameters, 'binary_data', `outputs[${i}]`),
+    );
   });
   return {
     inputs,

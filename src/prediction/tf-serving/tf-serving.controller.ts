@@ -12,10 +12,28 @@ const VERSION = { name: 'version', example: 1 };
 const STATUS_EXAMPLE = {
   model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }],
 };
-const PREDICT_EXAMPLE = { instances: [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]] };
-const PREDICT_RESPONSE = { predictions: [[0.99999, 0.0000069, 3.3e-17], [3.2e-10, 3.4e-8, 1]] };
+const PREDICT_EXAMPLE = {
+  instances: [
+    [5.1, 3.5, 1.4, 0.2],
+    [6.3, 3.3, 6.0, 2.5],
+  ],
+};
+const PREDICT_RESPONSE = {
+  predictions: [
+    [0.99999, 0.0000069, 3.3e-17],
+    [3.2e-10, 3.4e-8, 1],
+  ],
+};
 const CLASSIFY_EXAMPLE = { examples: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] };
-const CLASSIFY_RESPONSE = { result: [[['setosa', 0.99999], ['versicolor', 0.0000069], ['virginica', 3.3e-17]]] };
+const CLASSIFY_RESPONSE = {
+  result: [
+    [
+      ['setosa', 0.99999],
+      ['versicolor', 0.0000069],
+      ['virginica', 3.3e-17],
+    ],
+  ],
+};
 
 /**
  * TF Serving's REST API: model status, metadata, `:predict` (row and columnar formats) and
@@ -81,7 +99,9 @@ export class TfServingController {
     schema: { oneOf: [{ $ref: '#/components/schemas/PredictRequestDto' }, { $ref: '#/components/schemas/ClassifyRequestDto' }] },
     examples: { predict: { value: PREDICT_EXAMPLE }, classify: { value: CLASSIFY_EXAMPLE } },
   })
-  @ApiOkResponse({ content: { 'application/json': { examples: { predict: { value: PREDICT_RESPONSE }, classify: { value: CLASSIFY_RESPONSE } } } } })
+  @ApiOkResponse({
+    content: { 'application/json': { examples: { predict: { value: PREDICT_RESPONSE }, classify: { value: CLASSIFY_RESPONSE } } } },
+  })
   @ApiProtocolErrors(400, 404, 413, 415, 429, 500, 503, 504)
   call(@Param('call') call: string, @Body() body: unknown): Promise<object> {
     return this.tfServing.call(call, body);
@@ -94,7 +114,9 @@ export class TfServingController {
   @ApiParam(NAME)
   @ApiParam({ name: 'call', example: '1:predict', description: '`{version}:predict` or `{version}:classify`' })
   @ApiBody({ examples: { predict: { value: PREDICT_EXAMPLE }, classify: { value: CLASSIFY_EXAMPLE } }, schema: { type: 'object' } })
-  @ApiOkResponse({ content: { 'application/json': { examples: { predict: { value: PREDICT_RESPONSE }, classify: { value: CLASSIFY_RESPONSE } } } } })
+  @ApiOkResponse({
+    content: { 'application/json': { examples: { predict: { value: PREDICT_RESPONSE }, classify: { value: CLASSIFY_RESPONSE } } } },
+  })
   @ApiProtocolErrors(400, 404, 413, 415, 429, 500, 503, 504)
   callVersion(@Param('name', ModelNamePipe) name: string, @Param('call') call: string, @Body() body: unknown): Promise<object> {
     return this.tfServing.call(call, body, name);
@@ -102,10 +124,40 @@ export class TfServingController {
 }
 
 function metadataExample(): object {
-  const input = { dtype: 'DT_FLOAT', tensor_shape: { dim: [{ size: '-1', name: '' }, { size: '4', name: '' }], unknown_rank: false }, name: 'standardize_input' };
-  const output = { ...input, tensor_shape: { ...input.tensor_shape, dim: [{ size: '-1', name: '' }, { size: '3', name: '' }] }, name: 'dense_Dense2/dense_Dense2' };
+  const input = {
+    dtype: 'DT_FLOAT',
+    tensor_shape: {
+      dim: [
+        { size: '-1', name: '' },
+        { size: '4', name: '' },
+      ],
+      unknown_rank: false,
+    },
+    name: 'standardize_input',
+  };
+  const output = {
+    ...input,
+    tensor_shape: {
+      ...input.tensor_shape,
+      dim: [
+        { size: '-1', name: '' },
+        { size: '3', name: '' },
+      ],
+    },
+    name: 'dense_Dense2/dense_Dense2',
+  };
   return {
     model_spec: { name: 'iris', signature_name: '', version: '1' },
-    metadata: { signature_def: { signature_def: { serving_default: { inputs: { standardize_input: input }, outputs: { 'dense_Dense2/dense_Dense2': output }, method_name: 'tensorflow/serving/predict' } } } },
+    metadata: {
+      signature_def: {
+        signature_def: {
+          serving_default: {
+            inputs: { standardize_input: input },
+            outputs: { 'dense_Dense2/dense_Dense2': output },
+            method_name: 'tensorflow/serving/predict',
+          },
+        },
+      },
+    },
   };
 }

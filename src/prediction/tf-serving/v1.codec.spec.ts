@@ -5,7 +5,12 @@ import type { ClassifyRequestDto, PredictRequestDto } from './dto/tf-serving-req
 import { decodeClassify, decodePredict, encodeClassify, encodeMetadata, encodePredict, encodeVersionStatus, parseCall } from './v1.codec';
 
 function description(inputs: VersionDescription['signature']['inputs']): VersionDescription {
-  return { format: 'graph', platform: 'tensorflowjs_graph', metadata: {}, signature: { inputs, outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 2] }] } };
+  return {
+    format: 'graph',
+    platform: 'tensorflowjs_graph',
+    metadata: {},
+    signature: { inputs, outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 2] }] },
+  };
 }
 
 const ONE_INPUT = description([{ name: 'x', dtype: 'float32', shape: [-1, 2], aliases: ['x:0'] }]);
@@ -40,7 +45,15 @@ describe(parseCall.name, () => {
 
 describe(decodePredict.name, () => {
   it('stacks row-format instances of the one input', () => {
-    const decoded = decodePredict(predict({ instances: [[1, 2], [3, 4]] }), ONE_INPUT);
+    const decoded = decodePredict(
+      predict({
+        instances: [
+          [1, 2],
+          [3, 4],
+        ],
+      }),
+      ONE_INPUT,
+    );
 
     expect(decoded).toMatchObject({ format: 'row', rows: 2 });
     expect(decoded.inputs.x).toEqual({ dtype: 'float32', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) });
@@ -62,8 +75,20 @@ describe(decodePredict.name, () => {
   });
 
   it.each<[string, Partial<PredictRequestDto>, VersionDescription, string, RegExp]>([
-    ['unnamed instances for a model of two inputs', { instances: [[1, 2]] }, TWO_INPUTS, 'instances', /give each instance as an object keyed by input name/],
-    ['an instance naming an unknown input', { instances: [{ a: [1, 2], b: [1], c: 1 }] }, TWO_INPUTS, 'instances[0].c', /is not an input of the model; its inputs are a, b/],
+    [
+      'unnamed instances for a model of two inputs',
+      { instances: [[1, 2]] },
+      TWO_INPUTS,
+      'instances',
+      /give each instance as an object keyed by input name/,
+    ],
+    [
+      'an instance naming an unknown input',
+      { instances: [{ a: [1, 2], b: [1], c: 1 }] },
+      TWO_INPUTS,
+      'instances[0].c',
+      /is not an input of the model; its inputs are a, b/,
+    ],
     ['an instance missing an input', { instances: [{ a: [1, 2] }] }, TWO_INPUTS, 'instances[0]', /is missing input "b"/],
     ['ragged instances', { instances: [[1, 2], [3]] }, ONE_INPUT, 'instances[1]', /ragged/],
     ['a fraction for an int32 input', { inputs: { a: [[1, 2]], b: [[1.5]] } }, TWO_INPUTS, 'inputs.b[0][0]', /must be an integer/],
@@ -80,14 +105,32 @@ describe(encodePredict.name, () => {
   const outputs: NamedTensors = { y: { dtype: 'float32', shape: [2, 2], data: Float32Array.of(0.5, 1, 2, 4) } };
 
   it('answers the row format with predictions per row, the output name dropped when there is one', () => {
-    expect(encodePredict(outputs, { inputs: {}, format: 'row', rows: 2 })).toEqual({ predictions: [[0.5, 1], [2, 4]] });
+    expect(encodePredict(outputs, { inputs: {}, format: 'row', rows: 2 })).toEqual({
+      predictions: [
+        [0.5, 1],
+        [2, 4],
+      ],
+    });
   });
 
   it('answers the columnar format with the whole output, keyed by name when there are several', () => {
     const two = { ...outputs, z: { dtype: 'bool' as const, shape: [2], data: Uint8Array.of(0, 1) } };
 
-    expect(encodePredict(outputs, { inputs: {}, format: 'columnar', rows: 0 })).toEqual({ outputs: [[0.5, 1], [2, 4]] });
-    expect(encodePredict(two, { inputs: {}, format: 'columnar', rows: 0 })).toEqual({ outputs: { y: [[0.5, 1], [2, 4]], z: [false, true] } });
+    expect(encodePredict(outputs, { inputs: {}, format: 'columnar', rows: 0 })).toEqual({
+      outputs: [
+        [0.5, 1],
+        [2, 4],
+      ],
+    });
+    expect(encodePredict(two, { inputs: {}, format: 'columnar', rows: 0 })).toEqual({
+      outputs: {
+        y: [
+          [0.5, 1],
+          [2, 4],
+        ],
+        z: [false, true],
+      },
+    });
   });
 });
 
@@ -111,7 +154,9 @@ describe(`${encodePredict.name} and ${decodePredict.name} for the dtypes of ONNX
   it('refuses, naming the output and the way, an int64 output past what a JSON number carries', () => {
     const outputs: NamedTensors = { ids: { dtype: 'int64', shape: [1], data: BigInt64Array.of(2n ** 60n) } };
 
-    expect(() => encodePredict(outputs, { inputs: {}, format: 'row', rows: 1 })).toThrow(/^output "ids" holds 1152921504606846976, beyond ±9007199254740991/);
+    expect(() => encodePredict(outputs, { inputs: {}, format: 'row', rows: 1 })).toThrow(
+      /^output "ids" holds 1152921504606846976, beyond ±9007199254740991/,
+    );
   });
 
   it('decodes string and float64 inputs from JSON, row and columnar', () => {
@@ -120,8 +165,27 @@ describe(`${encodePredict.name} and ${decodePredict.name} for the dtypes of ONNX
       { name: 'weights', dtype: 'float64', shape: [-1, 2] },
     ]);
 
-    const rows = decodePredict(predict({ instances: [{ words: 'a', weights: [0.1, 2] }, { words: 'b', weights: [3, 4] }] }), model);
-    const columns = decodePredict(predict({ inputs: { words: ['a', 'b'], weights: [[0.1, 2], [3, 4]] } }), model);
+    const rows = decodePredict(
+      predict({
+        instances: [
+          { words: 'a', weights: [0.1, 2] },
+          { words: 'b', weights: [3, 4] },
+        ],
+      }),
+      model,
+    );
+    const columns = decodePredict(
+      predict({
+        inputs: {
+          words: ['a', 'b'],
+          weights: [
+            [0.1, 2],
+            [3, 4],
+          ],
+        },
+      }),
+      model,
+    );
 
     for (const decoded of [rows, columns]) {
       expect(decoded.inputs.words).toEqual({ dtype: 'string', shape: [2], data: ['a', 'b'] });
@@ -149,7 +213,14 @@ describe(decodeClassify.name, () => {
 
 describe(encodeClassify.name, () => {
   it('answers [label, score] pairs per example', () => {
-    expect(encodeClassify([{ probabilities: { setosa: 0.9, virginica: 0.1 } }])).toEqual({ result: [[['setosa', 0.9], ['virginica', 0.1]]] });
+    expect(encodeClassify([{ probabilities: { setosa: 0.9, virginica: 0.1 } }])).toEqual({
+      result: [
+        [
+          ['setosa', 0.9],
+          ['virginica', 0.1],
+        ],
+      ],
+    });
   });
 });
 
@@ -163,11 +234,19 @@ describe('status and metadata', () => {
   });
 
   it('describes the serving_default signature with TF dtypes and dimension sizes', () => {
-    const metadata = encodeMetadata('m', 1, ONE_INPUT) as { metadata: { signature_def: { signature_def: Record<string, { inputs: Record<string, unknown> }> } } };
+    const metadata = encodeMetadata('m', 1, ONE_INPUT) as {
+      metadata: { signature_def: { signature_def: Record<string, { inputs: Record<string, unknown> }> } };
+    };
 
     expect(metadata.metadata.signature_def.signature_def.serving_default.inputs.x).toEqual({
       dtype: 'DT_FLOAT',
-      tensor_shape: { dim: [{ size: '-1', name: '' }, { size: '2', name: '' }], unknown_rank: false },
+      tensor_shape: {
+        dim: [
+          { size: '-1', name: '' },
+          { size: '2', name: '' },
+        ],
+        unknown_rank: false,
+      },
       name: 'x',
     });
   });

@@ -62,7 +62,8 @@ export interface DecodedPredict {
 export function decodePredict(request: PredictRequestDto, description: VersionDescription): DecodedPredict {
   checkSignature(request.signature_name);
   const specs = description.signature.inputs;
-  if (request.instances !== undefined) return { inputs: rowInputs(specs, request.instances), format: 'row', rows: request.instances.length };
+  if (request.instances !== undefined)
+    return { inputs: rowInputs(specs, request.instances), format: 'row', rows: request.instances.length };
   return { inputs: columnarInputs(specs, request.inputs), format: 'columnar', rows: 0 };
 }
 
@@ -77,7 +78,9 @@ export function encodePredict(outputs: NamedTensors, decoded: DecodedPredict): {
   const { rows } = decoded;
   const values = Object.fromEntries(names.map((n) => [n, jsonValues(outputs[n], n)]));
   const predictions = Array.from({ length: rows }, (_, r) =>
-    single ? rowOf(outputs[names[0]], values[names[0]], r, rows) : Object.fromEntries(names.map((n) => [n, rowOf(outputs[n], values[n], r, rows)])),
+    single
+      ? rowOf(outputs[names[0]], values[names[0]], r, rows)
+      : Object.fromEntries(names.map((n) => [n, rowOf(outputs[n], values[n], r, rows)])),
   );
   return { predictions };
 }
@@ -142,7 +145,8 @@ function rowInputs(specs: readonly TensorSpec[], instances: unknown[]): NamedTen
   if (named) {
     instances.forEach((instance, r) => {
       for (const key of Object.keys(instance as object)) {
-        if (!findTensor(specs, key)) throw InvalidInputError.at(`instances[${r}].${key}`, `is not an input of the model; its inputs are ${tensorNames(specs)}`);
+        if (!findTensor(specs, key))
+          throw InvalidInputError.at(`instances[${r}].${key}`, `is not an input of the model; its inputs are ${tensorNames(specs)}`);
       }
     });
   }
@@ -167,8 +171,10 @@ function columnarInputs(specs: readonly TensorSpec[], given: unknown): NamedTens
   const keys = isPlainObject(given) ? Object.keys(given) : [];
   const named = keys.length > 0 && keys.every((key) => findTensor(specs, key));
   if (!named) {
-    if (specs.length !== 1) throw InvalidInputError.at('inputs', `the model takes ${tensorNames(specs)}: give an object keyed by input name`);
-    if (isPlainObject(given)) throw InvalidInputError.at('inputs', `names ${keys.join(', ') || 'nothing'}; the model's input is ${specs[0].name}`);
+    if (specs.length !== 1)
+      throw InvalidInputError.at('inputs', `the model takes ${tensorNames(specs)}: give an object keyed by input name`);
+    if (isPlainObject(given))
+      throw InvalidInputError.at('inputs', `names ${keys.join(', ') || 'nothing'}; the model's input is ${specs[0].name}`);
   }
   const inputs: NamedTensors = {};
   for (const spec of specs) {
@@ -201,7 +207,9 @@ function tensorInfo(spec: TensorSpec): object {
   return {
     dtype: TF_DTYPES[spec.dtype],
     tensor_shape:
-      spec.shape === null ? { dim: [], unknown_rank: true } : { dim: spec.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false },
+      spec.shape === null
+        ? { dim: [], unknown_rank: true }
+        : { dim: spec.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false },
     name: spec.name,
   };
 }

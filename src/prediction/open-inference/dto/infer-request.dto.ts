@@ -99,7 +99,11 @@ export class InferResponseOutputDto {
   name: string;
   shape: number[];
   datatype: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: '`binary_data_size` when the values follow the JSON in binary form.' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: '`binary_data_size` when the values follow the JSON in binary form.',
+  })
   parameters?: Record<string, unknown>;
   @ApiPropertyOptional({ type: 'array', items: {}, description: 'The values, flat, in row-major order (absent when sent in binary form).' })
   data?: unknown[];

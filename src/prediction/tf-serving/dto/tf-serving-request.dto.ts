@@ -16,7 +16,10 @@ export class PredictRequestDto {
     description: 'Row format: one item per row; an object keyed by input name for several inputs.',
     type: 'array',
     items: {},
-    example: [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]],
+    example: [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.3, 3.3, 6.0, 2.5],
+    ],
   })
   @ValidateIf((request: PredictRequestDto) => request.instances !== undefined)
   @ArrayNotEmpty()
