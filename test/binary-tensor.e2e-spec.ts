@@ -584,11 +584,9 @@ describe('Open Inference Protocol binary tensor data extension (end to end)', ()
       ['INT64 at both ends of int32', 'INT64', [[-(2 ** 31) + 5, 0, 2 ** 31 - 4]]],
       ['INT8 -128', 'INT8', [[-128, 127, -1]]],
     ])('takes %s', async (_case, datatype, rows) => {
-      const body = expectJsonOk(
-        await postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, rows as number[][], datatype as string)] }),
-      );
+      const body = expectJsonOk(await postBinary(built, inferUrl(INTS), { inputs: [binaryInput(ints.inputName, rows, datatype)] }));
 
-      expect(body.outputs[0].data).toEqual(intsReference(ints, rows as number[][]));
+      expect(body.outputs[0].data).toEqual(intsReference(ints, rows));
     });
 
     it('takes BOOL binary data, one byte per value, as the JSON booleans would be', async () => {

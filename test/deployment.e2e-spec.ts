@@ -119,7 +119,9 @@ function unknownFieldErrors(manifests: Manifest[]): string[] {
     types: [],
   };
   const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  const readFile = host.readFile.bind(host);
   host.getSourceFile = (name, languageVersion, ...rest) =>
     name === fileName ? ts.createSourceFile(name, source, languageVersion, true) : getSourceFile(name, languageVersion, ...rest);
   host.fileExists = (name) => name === fileName || fileExists(name);
@@ -471,7 +473,8 @@ const runText = (stage: Stage): string =>
 
 function lint(path: string): string[] {
   return lintDockerfile(read(path), STRICT_LINT).map(
-    (d) => `${path}:${d.range.start.line + 1}: ${d.severity === ValidationSeverity.ERROR ? 'error' : 'warning'}: ${d.message}`,
+    (d) =>
+      `${path}:${d.range.start.line + 1}: ${d.severity === ValidationSeverity.ERROR ? 'error' : 'warning'}: ${typeof d.message === 'string' ? d.message : d.message.value}`,
   );
 }
 
@@ -692,7 +695,7 @@ function composeEnvironment(service: Json): Record<string, string> {
   if (Array.isArray(environment)) {
     return Object.fromEntries((environment as string[]).map((e) => [e.split('=')[0], e.includes('=') ? e.slice(e.indexOf('=') + 1) : '']));
   }
-  return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v === null ? '' : String(v)]));
+  return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v === null ? '' : String(v as string | number | boolean)]));
 }
 
 /** Where the docker-compose binary is, or null. */

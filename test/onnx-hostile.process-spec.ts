@@ -106,7 +106,7 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
 
   function randomV2Json(kind: string): unknown {
     const names = Object.keys(
-      built[kind].signature?.inputs ? Object.fromEntries(built[kind].signature!.inputs.map((s) => [s.name, 1])) : {},
+      built[kind].signature?.inputs ? Object.fromEntries(built[kind].signature.inputs.map((s) => [s.name, 1])) : {},
     );
     return {
       inputs: Array.from({ length: 1 + int(2) }, () => {

@@ -192,7 +192,7 @@ describe('the model repository and its management API (end to end, models built 
       [{ authorization: 'Bearer wrong-token-wrong-token' }, 401, 'the bearer token is not valid'],
       [{ authorization: `Basic ${ADMIN_TOKEN}` }, 401, 'this route needs an "Authorization: Bearer <ADMIN_TOKEN>" header'],
     ])('refuses a request without the right bearer token (%j)', async (headers, status, message) => {
-      const response = await post('/models/flowers/unload', {}, headers as Record<string, string>);
+      const response = await post('/models/flowers/unload', {}, headers);
 
       expect(response.statusCode).toBe(status);
       expect(response.headers['www-authenticate']).toBe('Bearer');

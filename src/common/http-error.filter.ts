@@ -22,7 +22,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     const { httpAdapter } = this.adapterHost;
     const context = host.switchToHttp();
     const request = context.getRequest<{ id?: string }>();
-    const response = context.getResponse();
+    const response: unknown = context.getResponse();
 
     if (exception instanceof HttpException && isReport(exception.getResponse())) {
       httpAdapter.reply(response, exception.getResponse(), exception.getStatus());

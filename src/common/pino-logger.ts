@@ -73,10 +73,10 @@ export class PinoLoggerService implements LoggerService {
     // Logger.error(message, stack, context) passes the stack second.
     if (level === 'error' && typeof rest[0] === 'string' && rest[0].includes('\n')) fields.stack = rest.shift();
     const pinoLevel = level === 'log' && context && STARTUP_LISTING_CONTEXTS.has(context) ? 'debug' : LEVELS[level];
-    const log = this.pino[pinoLevel].bind(this.pino) as (obj: object, msg?: string) => void;
+    const log: (obj: object, msg?: string) => void = this.pino[pinoLevel].bind(this.pino);
     if (typeof message === 'object' && message !== null && !(message instanceof Error)) {
       const [text] = rest;
-      log({ ...fields, ...(message as object) }, typeof text === 'string' ? text : undefined);
+      log({ ...fields, ...message }, typeof text === 'string' ? text : undefined);
     } else if (message instanceof Error) {
       log({ ...fields, err: message }, message.message);
     } else {

@@ -17,12 +17,12 @@ export interface AdmissionOptions {
 /**
  * Admission control on inference routes, before the body is read, so that under overload a
  * refusal costs next to nothing and comes fast, and the admitted requests keep their latency:
- * 503 past MAX_IN_FLIGHT_REQUESTS inference requests in this process, or when the queue of
+ * 429 past MAX_IN_FLIGHT_REQUESTS inference requests in this process, or when the queue of
  * the model the route names has no room for a single row. Requests for an unknown or
  * unavailable model go on to their route, which says what is wrong.
  */
 export const admission = fp(
-  async (fastify: FastifyInstance, { registry, metrics, maxInFlightRequests, defaultModel }: AdmissionOptions) => {
+  (fastify: FastifyInstance, { registry, metrics, maxInFlightRequests, defaultModel }: AdmissionOptions, done: (error?: Error) => void) => {
     let inFlight = 0;
     fastify.addHook('onRequest', (request, reply, next) => {
       const { inference } = routeFacts(request);
@@ -45,6 +45,7 @@ export const admission = fp(
       reply.raw.once('close', () => inFlight--);
       next();
     });
+    done();
   },
   { name: 'admission' },
 );

@@ -25,7 +25,7 @@ export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
  * routes, SMALL_BODY_LIMIT_BYTES elsewhere.
  */
 export const bodyParsers = fp(
-  async (fastify: FastifyInstance, { bodyLimitBytes }: { bodyLimitBytes: number }) => {
+  (fastify: FastifyInstance, { bodyLimitBytes }: { bodyLimitBytes: number }, done: (error?: Error) => void) => {
     const limitOf = (request: FastifyRequest) => (routeFacts(request).inference ? bodyLimitBytes : SMALL_BODY_LIMIT_BYTES);
     const binary = (request: FastifyRequest) =>
       routeFacts(request).binaryTensors === true && request.headers[BINARY_HEADER_LENGTH] !== undefined;
@@ -55,6 +55,7 @@ export const bodyParsers = fp(
         }
       });
     });
+    done();
   },
   { name: 'body-parsers' },
 );

@@ -11,7 +11,7 @@ import { routeFacts } from './route-facts';
  * a mistake in its configuration is not enough on its own. Other spellings get 404.
  */
 export const canonicalManagementPaths = fp(
-  async (fastify: FastifyInstance, _options: object) => {
+  (fastify: FastifyInstance, _options: object, done: (error?: Error) => void) => {
     fastify.addHook('onRequest', (request, reply, next) => {
       const route = routeFacts(request);
       if (!route.management) return next();
@@ -21,6 +21,7 @@ export const canonicalManagementPaths = fp(
       if (path === canonical) return next();
       answerError(request, reply, new RouteNotFoundError(`Cannot ${request.method} ${path.slice(0, 200)}`));
     });
+    done();
   },
   { name: 'canonical-management-paths' },
 );

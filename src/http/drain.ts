@@ -7,7 +7,7 @@ import fp from 'fastify-plugin';
  * connections still busy after the drain timeout are closed.
  */
 export const drain = fp(
-  async (fastify: FastifyInstance, { drainTimeoutMs }: { drainTimeoutMs: number }) => {
+  (fastify: FastifyInstance, { drainTimeoutMs }: { drainTimeoutMs: number }, done: (error?: Error) => void) => {
     let closing = false;
     fastify.addHook('preClose', (done) => {
       closing = true;
@@ -22,6 +22,7 @@ export const drain = fp(
       if (closing) reply.header('connection', 'close');
       done(null, payload);
     });
+    done();
   },
   { name: 'drain' },
 );

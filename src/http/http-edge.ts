@@ -49,7 +49,7 @@ export class HttpEdge implements OnModuleInit {
       .register(methodNotAllowed)
       // onRequest: 404 for any spelling of a management route but its own.
       .register(canonicalManagementPaths)
-      // onRequest: 503 for inference past the in-flight limit or its model's queue, before the body is read.
+      // onRequest: 429 for inference past the in-flight limit or its model's queue, before the body is read.
       .register(admission, {
         registry: this.registry,
         metrics: this.metrics,

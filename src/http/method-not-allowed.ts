@@ -10,7 +10,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
  * §15.5.6); 404 stays for paths no route has.
  */
 export const methodNotAllowed = fp(
-  async (fastify: FastifyInstance, _options: object) => {
+  (fastify: FastifyInstance, _options: object, done: (error?: Error) => void) => {
     fastify.addHook('onRequest', (request, reply, next) => {
       if (!request.is404) return next();
       const path = request.url.split('?', 1)[0];
@@ -18,6 +18,7 @@ export const methodNotAllowed = fp(
       if (allowed.length === 0) return next();
       answerError(request, reply, new MethodNotAllowedError(request.method, allowed));
     });
+    done();
   },
   { name: 'method-not-allowed' },
 );

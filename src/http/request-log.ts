@@ -9,19 +9,25 @@ import { routeFacts } from './route-facts';
  * level one log line per request (the hook is added only then: it costs on every request).
  */
 export const requestLog = fp(
-  async (fastify: FastifyInstance, { metrics, logEachRequest }: { metrics: MetricsService; logEachRequest: boolean }) => {
+  (
+    fastify: FastifyInstance,
+    { metrics, logEachRequest }: { metrics: MetricsService; logEachRequest: boolean },
+    done: (error?: Error) => void,
+  ) => {
     fastify.addHook('onResponse', (request, reply, done) => {
       metrics.observeHttp(routeFacts(request).url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
-    if (!logEachRequest) return;
-    fastify.addHook('onResponse', (request, reply, done) => {
-      request.log.debug(
-        { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-        'request completed',
-      );
-      done();
-    });
+    if (logEachRequest) {
+      fastify.addHook('onResponse', (request, reply, done) => {
+        request.log.debug(
+          { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+          'request completed',
+        );
+        done();
+      });
+    }
+    done();
   },
   { name: 'request-log' },
 );

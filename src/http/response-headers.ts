@@ -9,7 +9,7 @@ import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-header
  * API answer, or of an HTML page for the documentation's pages and assets.
  */
 export const responseHeaders = fp(
-  async (fastify: FastifyInstance, { docsPath }: { docsPath: string }) => {
+  (fastify: FastifyInstance, { docsPath }: { docsPath: string }, done: (error?: Error) => void) => {
     const documentHeaders = documentSecurityHeaders();
     const docsPrefix = `/${docsPath}`;
     fastify.addHook('onSend', (request, reply, payload, done) => {
@@ -17,6 +17,7 @@ export const responseHeaders = fp(
       reply.header(REQUEST_ID_HEADER, request.id);
       done(null, payload);
     });
+    done();
   },
   { name: 'response-headers' },
 );

@@ -33,7 +33,7 @@ export function documentSecurityHeaders(): Record<string, string> {
       delete headers[name.toLowerCase()];
     },
   };
-  let failure: unknown;
+  let failure: Error | undefined;
   helmet({
     contentSecurityPolicy: {
       directives: {
@@ -52,7 +52,7 @@ export function documentSecurityHeaders(): Record<string, string> {
     // HSTS belongs to whoever terminates TLS (the proxy or ingress), not to this service.
     strictTransportSecurity: false,
   })({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
-    failure = error;
+    if (error) failure = error instanceof Error ? error : new Error('helmet could not make the security headers');
   });
   if (failure) throw failure;
   return headers;

@@ -1,4 +1,3 @@
-import type { Server as HttpServer } from 'node:http';
 import { AddressInfo, createServer, Server } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyListenOptions } from 'fastify';
@@ -24,7 +23,7 @@ export const LISTENING_SOCKETS = 256;
  */
 export async function listenOnSharedPort(app: NestFastifyApplication, port: number, host: string): Promise<number> {
   await failIfTaken(port, host);
-  const httpServer = app.getHttpServer() as HttpServer;
+  const httpServer = app.getHttpServer();
   const extra: Server[] = [];
   const fastify = app.getHttpAdapter().getInstance();
   // The HTTP server counts only the connections its own socket accepted: the drain must also

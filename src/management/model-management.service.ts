@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ModelRegistry } from '../model/model-registry';
-import type { ModelStatus, ModelVersionStatus } from '../model/model-status';
+import { ModelState, type ModelStatus, type ModelVersionStatus } from '../model/model-status';
 import type { VersionDescription } from '../model/model-types';
 import type { ModelListDto, ModelStatusDto, ModelVersionDto } from './dto/model-status.dto';
 
@@ -38,7 +38,7 @@ export class ModelManagementService {
     return {
       ...status,
       versions: status.versions.map((v) =>
-        versionDto(v, v.state === 'AVAILABLE' ? this.registry.versionDetails(v.name, v.version).description : undefined),
+        versionDto(v, v.state === ModelState.AVAILABLE ? this.registry.versionDetails(v.name, v.version).description : undefined),
       ),
     };
   }

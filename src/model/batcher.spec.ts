@@ -203,7 +203,7 @@ describe('Batcher', () => {
       const signature = { inputs: [{ name: 'x', dtype, shape: [-1, 2] }], outputs: [{ name: 'y', dtype, shape: [-1, 2] }] };
       const seen: TensorData[] = [];
       // An echo: each request must get back exactly the values it sent.
-      const batcher = new Batcher(async ({ x }) => (seen.push(x.data), { y: { ...x } }), signature, SETTINGS);
+      const batcher = new Batcher(({ x }) => Promise.resolve((seen.push(x.data), { y: { ...x } })), signature, SETTINGS);
       const sent = [
         [1, 2],
         [3, 4, 5, 6],
@@ -458,7 +458,7 @@ describe('Batcher', () => {
 
   describe('bounded queue', () => {
     it('refuses at once, with QueueFullError, a request that does not fit; the others complete', async () => {
-      const { events, observer } = recorder();
+      const { observer } = recorder();
       const batcher = new Batcher(model.run, SIGNATURE, { ...SETTINGS, maxQueueSize: 3 }, observer);
       const { result: first } = await startHeld(batcher);
       const queued = [batcher.submit(request([2])), batcher.submit(request([3, 4]))];
@@ -502,7 +502,7 @@ describe('Batcher', () => {
       const refusal = batcher.fullness();
 
       expect(refusal).toBe("the model's queue is full (2 rows waiting, at most 2); retry shortly");
-      await expect(batcher.submit(request([4]))).rejects.toThrow(new QueueFullError(refusal!));
+      await expect(batcher.submit(request([4]))).rejects.toThrow(new QueueFullError(refusal));
       hold.open();
       await Promise.all([first, ...queued]);
       expect(batcher.fullness()).toBeUndefined();
@@ -533,7 +533,7 @@ describe('Batcher', () => {
   describe('deadlines', () => {
     it('answers queued requests DeadlineExceededError at their deadline while the model is busy, and never runs their rows', async () => {
       const TIMEOUT = 250;
-      const { events, observer } = recorder();
+      const { observer } = recorder();
       const batcher = new Batcher(model.run, SIGNATURE, { ...SETTINGS, timeoutMs: TIMEOUT }, observer);
       const { result: first } = await startHeld(batcher);
 
@@ -637,9 +637,9 @@ describe('Batcher', () => {
     it('runs the requests alone, then and from then on, when the model answers fewer rows than a merged batch has', async () => {
       const calls: number[] = [];
       const batcher = new Batcher(
-        async (inputs) => {
+        (inputs) => {
           calls.push(inputs.x.shape[0]);
-          return { y: { dtype: 'float32', shape: [1, WIDTH], data: inputs.x.data.slice(0, WIDTH) } };
+          return Promise.resolve({ y: { dtype: 'float32', shape: [1, WIDTH], data: inputs.x.data.slice(0, WIDTH) } });
         },
         SIGNATURE,
         SETTINGS,

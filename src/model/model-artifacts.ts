@@ -37,7 +37,7 @@ export async function readModelArtifacts(directory: string): Promise<tf.io.Model
     const data = Buffer.concat(shards);
     checkWeightBytes(specs, data.byteLength);
     const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-    return [specs, weightData as ArrayBuffer];
+    return [specs, weightData];
   });
 }
 
@@ -99,7 +99,7 @@ async function readModelJson(directory: string): Promise<tf.io.ModelJSON> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ModelFormatError(`cannot read ${MODEL_JSON}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new ModelFormatError(`cannot read ${MODEL_JSON}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   let json: unknown;
   try {
@@ -124,9 +124,9 @@ function isManifest(value: unknown): value is tf.io.WeightsManifestConfig {
       (group) =>
         typeof group === 'object' &&
         group !== null &&
-        Array.isArray(group.paths) &&
-        group.paths.every((p: unknown) => typeof p === 'string') &&
-        Array.isArray(group.weights),
+        Array.isArray((group as { paths?: unknown }).paths) &&
+        (group as { paths: unknown[] }).paths.every((p) => typeof p === 'string') &&
+        Array.isArray((group as { weights?: unknown }).weights),
     )
   );
 }

@@ -119,7 +119,7 @@ export async function readModelConfig(modelDirectory: string): Promise<ModelConf
     text = await readFile(join(modelDirectory, CONFIG_JSON), 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_MODEL_CONFIG;
-    throw new ModelFormatError(`cannot read ${CONFIG_JSON}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new ModelFormatError(`cannot read ${CONFIG_JSON}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   let json: unknown;
   try {

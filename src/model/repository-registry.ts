@@ -218,7 +218,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
     try {
       folders = await scanRepository(this.repository);
     } catch (error) {
-      const message = `cannot read the model repository ${this.repository}: ${(error as NodeJS.ErrnoException).code ?? error}`;
+      const message = `cannot read the model repository ${this.repository}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
       if (message !== this.repositoryError) this.logger.error(message);
       this.repositoryError = message;
       return;

@@ -21,7 +21,7 @@ function toHost(tensors: tf.Tensor[], names: string[]): NamedTensors {
   try {
     const result: NamedTensors = {};
     tensors.forEach((t, i) => {
-      result[names[i]] = { dtype: t.dtype as TensorDType, shape: t.shape, data: t.dataSync() as HostTensor['data'] };
+      result[names[i]] = { dtype: t.dtype, shape: t.shape, data: t.dataSync() as HostTensor['data'] };
     });
     return result;
   } finally {

@@ -6,9 +6,10 @@ const SILENT = { log: () => undefined };
 function activators(working: TfjsBackendName[], calls: string[] = []): Record<TfjsBackendName, BackendActivator> {
   const make =
     (name: TfjsBackendName): BackendActivator =>
-    async () => {
+    () => {
       calls.push(name);
-      if (!working.includes(name)) throw new Error(`${name} is not installed\nRequire stack: ...`);
+      if (!working.includes(name)) return Promise.reject(new Error(`${name} is not installed\nRequire stack: ...`));
+      return Promise.resolve();
     };
   return { tensorflow: make('tensorflow'), wasm: make('wasm'), cpu: make('cpu') };
 }

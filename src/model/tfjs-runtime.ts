@@ -22,6 +22,7 @@ async function activate(name: TfjsBackendName, register: () => unknown): Promise
   }
 }
 
+/* eslint-disable @typescript-eslint/no-require-imports -- a backend's package is loaded only when it is the one chosen */
 export const DEFAULT_ACTIVATORS: Readonly<Record<TfjsBackendName, BackendActivator>> = {
   // tfjs-node registers the 'tensorflow' backend in the same @tensorflow/tfjs-core instance,
   // as long as both packages are at the same exact version. A half-installed package (its
@@ -30,6 +31,7 @@ export const DEFAULT_ACTIVATORS: Readonly<Record<TfjsBackendName, BackendActivat
   wasm: () => activate('wasm', () => require('@tensorflow/tfjs-backend-wasm')),
   cpu: () => activate('cpu', () => undefined),
 };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * The TF.js runtime of this process: the `tf` namespace with its backend chosen. One per

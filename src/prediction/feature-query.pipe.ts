@@ -21,7 +21,7 @@ export class FeatureQueryPipe implements PipeTransform<unknown, Record<string, n
       throw invalid('query', `has ${entries.length} parameters; at most ${MAX_ROW_WIDTH} are accepted`);
     }
     // No prototype: a `__proto__` parameter stays a key, and is refused as an unknown feature.
-    const row: Record<string, number> = Object.create(null);
+    const row = Object.create(null) as Record<string, number>;
     for (const [name, raw] of entries) {
       if (name.length > MAX_FEATURE_NAME_LENGTH) {
         throw invalid('query', `has a parameter name of ${name.length} characters; names have at most ${MAX_FEATURE_NAME_LENGTH}`);

@@ -138,7 +138,7 @@ function toIntegers(
       continue;
     }
     if (typeof value !== 'number') fail(i, `must be a number, got ${typeName(value)}`);
-    const number = value as number;
+    const number = value;
     if (!Number.isInteger(number)) fail(i, `must be an integer, got ${number}`);
     if (wide && !Number.isSafeInteger(number)) {
       fail(

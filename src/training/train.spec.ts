@@ -90,7 +90,7 @@ describe(trainIris.name, () => {
     const second = await trainIris({ ...options, print: () => undefined });
 
     expect(lines).toHaveLength(30);
-    expect(lines[29]).toMatch(/^epoch  30\/30 {2}loss \d\.\d{4} {2}accuracy \d\.\d{4}/);
+    expect(lines[29]).toMatch(/^epoch {2}30\/30 {2}loss \d\.\d{4} {2}accuracy \d\.\d{4}/);
     expect([first.version, second.version]).toEqual([1, 2]);
     expect(first.testAccuracy).toBeGreaterThanOrEqual(0.8);
     expect((await readdir(join(repository, 'iris'))).sort()).toEqual(['1', '2']);

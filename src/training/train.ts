@@ -273,7 +273,7 @@ function positiveInteger(name: string, value: string): number {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`training failed: ${error instanceof Error ? error.message : error}\n`);
+    process.stderr.write(`training failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });
 }

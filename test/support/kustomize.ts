@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { applyPatch, type Operation } from 'fast-json-patch';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
 
 interface PatchEntry {
   path: string;

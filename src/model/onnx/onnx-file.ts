@@ -28,7 +28,7 @@ export async function findOnnxIncompleteness(directory: string): Promise<string 
   try {
     handle = await open(join(directory, MODEL_ONNX), 'r');
   } catch (error) {
-    return `cannot read ${MODEL_ONNX}: ${(error as NodeJS.ErrnoException).code ?? error}`;
+    return `cannot read ${MODEL_ONNX}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
   }
   try {
     const { size } = await handle.stat();

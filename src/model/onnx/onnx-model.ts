@@ -93,7 +93,7 @@ async function checkFile(path: string): Promise<void> {
     size = found.size;
   } catch (error) {
     if (error instanceof ModelFormatError) throw error;
-    throw new ModelFormatError(`cannot read ${MODEL_ONNX}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new ModelFormatError(`cannot read ${MODEL_ONNX}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   // ONNX Runtime reads an empty file as a model without a graph; say what it is.
   if (size === 0) throw new ModelFormatError(`${MODEL_ONNX} is empty`);

@@ -53,7 +53,7 @@ export class OnnxRuntime {
       throw new RangeError(`unknown ONNX Runtime graph optimization level "${graphOptimizationLevel}"`);
     }
     if (execution !== 'worker' && execution !== 'event-loop') {
-      throw new RangeError(`unknown ONNX Runtime execution "${execution}"`);
+      throw new RangeError(`unknown ONNX Runtime execution "${String(execution)}"`);
     }
   }
 
@@ -99,6 +99,7 @@ export class OnnxRuntime {
   private module(): Ort {
     if (!this.ort) {
       try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the first session opens, not with the module
         this.ort = require('onnxruntime-node') as Ort;
       } catch (error) {
         throw new OnnxSessionError('runtime', `onnxruntime-node cannot be loaded: ${(error as Error).message}`);

@@ -24,7 +24,8 @@ async function serve(port: MessagePort, data: SessionWorkerData): Promise<void> 
   const reply = (message: SessionReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
   let ort: typeof import('onnxruntime-node');
   try {
-    ort = require('onnxruntime-node');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded in the worker that runs the session, when it starts
+    ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
   } catch (error) {
     reply({ kind: 'failed', stage: 'runtime', message: `onnxruntime-node cannot be loaded: ${messageOf(error)}` });
     port.close();

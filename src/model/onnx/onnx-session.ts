@@ -147,7 +147,7 @@ export class WorkerOnnxSession extends OnnxSession {
   ) {
     super();
     worker.on('message', (reply: SessionReply) => this.settle(reply));
-    worker.on('error', (error) => this.end(new Error(`the ONNX session's worker thread failed: ${error.message}`)));
+    worker.on('error', (error: Error) => this.end(new Error(`the ONNX session's worker thread failed: ${error.message}`)));
     this.exited = new Promise((resolve) =>
       worker.once('exit', (code) => {
         this.end(new Error(`the ONNX session's worker thread exited (code ${code})`));

@@ -1,5 +1,5 @@
 import type { Tensor } from 'onnxruntime-node';
-import type { HostTensor, TensorData, TensorDType } from '../model-types';
+import type { HostTensor, TensorDType } from '../model-types';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -47,7 +47,7 @@ export function fromOrtTensor(tensor: Tensor): HostTensor {
   if (!isOnnxElementType(tensor.type)) {
     throw new Error(`ONNX Runtime gave a tensor of element type ${tensor.type}, which the service cannot carry`);
   }
-  let data = tensor.data as TensorData;
+  let data = tensor.data;
   if (tensor.type === 'float16' && typeTag(data) !== '[object Uint16Array]') {
     // Where the JavaScript engine has Float16Array (Node 23+), ONNX Runtime returns one: keep
     // the bit patterns, as everywhere else.

@@ -28,7 +28,7 @@ function f32(...values: number[]): Buffer {
 }
 
 function request(body: Partial<InferRequestDto>): InferRequestDto {
-  return { inputs: [], ...body } as InferRequestDto;
+  return { inputs: [], ...body };
 }
 
 /** The InvalidInputError `fn` throws; fails when it throws none. */

@@ -12,7 +12,7 @@ export interface DecodedInferRequest {
   /** The outputs asked for, in order; every output when undefined. */
   outputs?: string[];
   /** Whether an output goes back in binary form. */
-  binary(name: string): boolean;
+  binary: (name: string) => boolean;
 }
 
 /** An answer with outputs in binary form: the JSON header, then the outputs' raw bytes. */

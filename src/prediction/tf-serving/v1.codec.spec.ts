@@ -205,7 +205,7 @@ describe(decodeClassify.name, () => {
   });
 
   it('refuses a feature that is not a number, naming the example and feature', () => {
-    const error = refusal(() => decodeClassify({ examples: [{ a: 'x' }] } as unknown as ClassifyRequestDto));
+    const error = refusal(() => decodeClassify({ examples: [{ a: 'x' }] }));
 
     expect(error.problems[0].path).toBe('examples[0].a');
   });

@@ -144,7 +144,7 @@ function rowInputs(specs: readonly TensorSpec[], instances: unknown[]): NamedTen
   }
   if (named) {
     instances.forEach((instance, r) => {
-      for (const key of Object.keys(instance as object)) {
+      for (const key of Object.keys(instance)) {
         if (!findTensor(specs, key))
           throw InvalidInputError.at(`instances[${r}].${key}`, `is not an input of the model; its inputs are ${tensorNames(specs)}`);
       }
@@ -154,7 +154,7 @@ function rowInputs(specs: readonly TensorSpec[], instances: unknown[]): NamedTen
   for (const spec of specs) {
     const stacked = named
       ? instances.map((instance, r) => {
-          const value = valueOf(instance as Record<string, unknown>, spec);
+          const value = valueOf(instance, spec);
           if (value === undefined) throw InvalidInputError.at(`instances[${r}]`, `is missing input "${spec.name}"`);
           return value;
         })
