@@ -83,11 +83,12 @@ RUN apt-get update \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
-# NODE_OPTIONS: a young generation of 32 MiB semi-spaces (V8's default is 16) halves the
-# scavenges of a request-heavy process; 4-6% more throughput for about 16 MiB of memory. The
-# same flag as `npm start` and the benchmarks.
+# NODE_OPTIONS: semi-spaces of at most 16 MiB. Node 24's V8 sizes the young generation from the
+# machine's memory when no size is given, and grew a replica to some 320 MiB of RSS under load;
+# with 16 MiB, 240-257 MiB, and as many requests a second or more (bench/README.md). The same
+# flag as `npm start` and the benchmarks.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=32 \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     PORT=8080 \
     HOST=0.0.0.0 \
     MODEL_REPOSITORY=/app/models \
