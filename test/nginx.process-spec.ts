@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { HttpOutcome, send } from './support/http-client';
 import { freePort, ServiceProcess, startService, waitFor200 } from './support/service-process';
 import { LocalNginx, nginxAvailable, startLocalNginx } from './support/nginx';
 
@@ -14,32 +15,8 @@ interface Outcome {
 }
 
 /** POSTs a prediction through `url` on a keep-alive agent; never throws. */
-function predict(
-  agent: Agent,
-  url: string,
-  body = ROW,
-  headers: Record<string, string> = {},
-): Promise<Outcome & { headers: Record<string, unknown>; body: string }> {
-  const target = new URL(url);
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', (error) => resolve({ status: 0, error: error.message, headers: {}, body: '' }));
-    req.end(body);
-  });
+function predict(agent: Agent, url: string, body = ROW, headers: Record<string, string> = {}): Promise<HttpOutcome> {
+  return send(url, { method: 'POST', body, headers, agent });
 }
 
 /** Steady streams of predictions until `stop` is called; collects every outcome. */

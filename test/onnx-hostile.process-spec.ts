@@ -7,18 +7,11 @@
  * models. Every answer must be a 2xx or a 4xx, or a 503 for a model that is not available;
  * the process must stay up, and the good model must still answer what scikit-learn predicts.
  */
-import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BuiltOnnxModel,
-  buildOnnxModels,
-  IRIS_SKLEARN_EXPECTED,
-  IRIS_SKLEARN_VERSION,
-  IrisExpectations,
-  REFUSED_KINDS,
-} from './fixtures/onnx-models';
+import { BuiltOnnxModel, buildOnnxModels, IRIS_SKLEARN_VERSION, readIrisExpectations, REFUSED_KINDS } from './fixtures/onnx-models';
+import { seededRandom } from '../src/training/iris-data';
 import { onnxPythonAvailable } from './support/onnx-python';
 import { ServiceProcess, startService, waitFor200 } from './support/service-process';
 
@@ -42,20 +35,8 @@ const GOOD_KINDS = [
 const V2_DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'];
 const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
 
-/** mulberry32: a small seeded generator, so that a failure can be replayed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 describeWithOnnxPython('hostile ONNX models and requests (the built service as a process)', () => {
-  const random = generator(SEED);
+  const random = seededRandom(SEED);
   const int = (n: number) => Math.floor(random() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)];
   let service: ServiceProcess;
@@ -252,7 +233,7 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const models = ((await (await fetch(`${service.baseUrl}/models`)).json()) as { models: { name: string; state: string }[] }).models;
-    const expected = JSON.parse(readFileSync(IRIS_SKLEARN_EXPECTED, 'utf8')) as IrisExpectations;
+    const expected = readIrisExpectations();
     const check = await fetch(`${service.baseUrl}/prediction`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -5,7 +5,6 @@
  * scikit-learn (the iris rows) and numpy (the built models), and binary bodies are built and
  * read here with Buffer, not with the service's codec.
  */
-import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +17,8 @@ import {
   buildOnnxModels,
   HEAVY_KIND,
   HEAVY_WIDTH,
-  IRIS_SKLEARN_EXPECTED,
   IRIS_SKLEARN_VERSION,
-  IrisExpectations,
+  readIrisExpectations,
   REFUSED_KINDS,
   RUNNABLE_KINDS,
   writeZipMapVersion,
@@ -55,10 +53,6 @@ const DATATYPES: Record<Exclude<TensorDType, 'complex64'>, string> = {
 };
 
 const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
-
-function iris(): IrisExpectations {
-  return JSON.parse(readFileSync(IRIS_SKLEARN_EXPECTED, 'utf8')) as IrisExpectations;
-}
 
 /** A tensor's bytes in the binary tensor data extension's form (little-endian; BYTES length-prefixed). */
 function bytesOf(tensor: HostTensor): Buffer {
@@ -242,7 +236,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
 
   describe("the tutorial's scikit-learn classifier (models/iris-sklearn)", () => {
     it("answers /prediction with scikit-learn's predict and predict_proba on all 150 iris rows", async () => {
-      const expected = iris();
+      const expected = readIrisExpectations();
 
       const response = await post('/models/iris-sklearn/prediction', { instances: expected.rows });
 
@@ -260,7 +254,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     });
 
     it('answers one row, given by feature name, with the species and one probability per label', async () => {
-      const expected = iris();
+      const expected = readIrisExpectations();
       const row = Object.fromEntries(IRIS_FEATURES.map((name, i) => [name, expected.rows[0][i]]));
 
       const body = (await post('/models/iris-sklearn/prediction', { features: row })).json();
@@ -276,7 +270,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     it.each([false, true])(
       'answers V2 (binary outputs: %s) with the label scikit-learn predicts and its probabilities, all 150 rows',
       async (binary) => {
-        const expected = iris();
+        const expected = readIrisExpectations();
         const input = { name: 'float_input', shape: [expected.rows.length, 4], datatype: 'FP32', data: expected.rows.flat() };
 
         const response = await post('/v2/models/iris-sklearn/infer', {
@@ -307,7 +301,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
     );
 
     it("answers V1 :predict and :classify with the model's outputs and the labels' probabilities", async () => {
-      const expected = iris();
+      const expected = readIrisExpectations();
 
       const predicted = (await post('/v1/models/iris-sklearn:predict', { instances: expected.rows.slice(0, 2) })).json();
       const classified = (

@@ -118,17 +118,13 @@ async function readModelJson(directory: string): Promise<tf.io.ModelJSON> {
 }
 
 function isManifest(value: unknown): value is tf.io.WeightsManifestConfig {
-  return (
-    Array.isArray(value) &&
-    value.every(
-      (group) =>
-        typeof group === 'object' &&
-        group !== null &&
-        Array.isArray((group as { paths?: unknown }).paths) &&
-        (group as { paths: unknown[] }).paths.every((p) => typeof p === 'string') &&
-        Array.isArray((group as { weights?: unknown }).weights),
-    )
-  );
+  return Array.isArray(value) && value.every(isWeightGroup);
+}
+
+function isWeightGroup(group: unknown): boolean {
+  if (typeof group !== 'object' || group === null) return false;
+  const { paths, weights } = group as { paths?: unknown; weights?: unknown };
+  return Array.isArray(paths) && paths.every((p) => typeof p === 'string') && Array.isArray(weights);
 }
 
 async function readShard(directory: string, path: string): Promise<Buffer> {

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BuiltOnnxModel,
   buildOnnxModels,
-  IRIS_SKLEARN_EXPECTED,
   IRIS_SKLEARN_VERSION,
-  IrisExpectations,
+  readIrisExpectations,
   REFUSED_KINDS,
   RUNNABLE_KINDS,
   writeZipMapVersion,
@@ -32,10 +30,6 @@ const IRIS_CLASSES = 3;
 const WORKER_KINDS = ['mlp', 'multi-io', 'int64', 'string', 'bool', 'dtype-float16', 'dtype-uint64'] as const;
 
 const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
-
-function iris(): IrisExpectations {
-  return JSON.parse(readFileSync(IRIS_SKLEARN_EXPECTED, 'utf8')) as IrisExpectations;
-}
 
 function irisInput(rows: number[][]): NamedTensors {
   return { float_input: { dtype: 'float32', shape: [rows.length, 4], data: Float32Array.from(rows.flat()) } };
@@ -70,7 +64,7 @@ async function expectRunsAsBuilt(runtime: OnnxRuntime, model: BuiltOnnxModel): P
 describe(OnnxModel.name, () => {
   describe('the shipped iris-sklearn model', () => {
     it.each(EXECUTIONS)("reproduces scikit-learn's predict and predict_proba on all 150 iris rows (%s)", async (execution) => {
-      const expected = iris();
+      const expected = readIrisExpectations();
       const runtime = new OnnxRuntime({ execution });
       const model = await OnnxModel.load(runtime, IRIS_SKLEARN_VERSION);
       try {
