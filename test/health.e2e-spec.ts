@@ -176,7 +176,8 @@ describe('health probes (end to end)', () => {
       });
       expect(ready.json().info.models.iris).toMatchObject({ state: 'AVAILABLE', required: true });
       expect(v2Ready.statusCode).toBe(200);
-      expect(brokenReady.statusCode).toBe(503);
+      // A fault of that model alone: 404, which a proxy in front does not count against the replica.
+      expect(brokenReady.statusCode).toBe(404);
       expect(brokenReady.json().error).toContain('model "broken" is UNAVAILABLE');
       expect(metrics.body).toContain('model_state{model="broken",state="UNAVAILABLE",required="false"} 1');
       expect(metrics.body).toContain('model_state{model="iris",state="AVAILABLE",required="true"} 1');
@@ -185,7 +186,12 @@ describe('health probes (end to end)', () => {
     it('with REQUIRED_MODELS=*, is not ready while the broken model serves no version, and says why', async () => {
       const app = await start({ REQUIRED_MODELS: '*' });
 
-      const [ready, v2Ready] = await Promise.all([get(app, '/health/ready'), get(app, '/v2/health/ready')]);
+      const [ready, v2Ready, brokenReady, brokenPrediction] = await Promise.all([
+        get(app, '/health/ready'),
+        get(app, '/v2/health/ready'),
+        get(app, '/v2/models/broken/ready'),
+        app.inject({ method: 'POST', url: '/models/broken/prediction', payload: SETOSA }),
+      ]);
 
       expect(ready.statusCode).toBe(503);
       expect(ready.json().error.models.reason).toBe(
@@ -193,6 +199,13 @@ describe('health probes (end to end)', () => {
       );
       expect(v2Ready.statusCode).toBe(503);
       expect(v2Ready.json().error).toContain('required model broken is UNAVAILABLE');
+      // The replica must serve it: its requests say the replica is not ready (503, Retry-After).
+      expect(brokenReady.statusCode).toBe(503);
+      expect({ status: brokenPrediction.statusCode, retryAfter: brokenPrediction.headers['retry-after'] }).toEqual({
+        status: 503,
+        retryAfter: '5',
+      });
+      expect(brokenPrediction.json().message).toContain('model "broken" is UNAVAILABLE');
     });
 
     it('with a listed model that is not in the repository, is not ready and names it', async () => {
@@ -216,6 +229,7 @@ describe('health probes (end to end)', () => {
       expect(unloaded.statusCode).toBe(503);
       expect(unloaded.json().error.models.reason).toBe('required model iris is UNLOADED: unloaded on request');
       expect(prediction.statusCode).toBe(503);
+      expect(prediction.json().message).toBe('model "iris" is unloaded');
 
       expect((await manage('load')).statusCode).toBe(200);
       expect((await get(app, '/health/ready')).statusCode).toBe(200);

@@ -365,7 +365,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       );
       expect(infer.statusCode).toBe(200);
       expect(infer.json().model_version).toBe('1');
-      expect(version2.statusCode).toBe(503);
+      expect(version2.statusCode).toBe(404);
       expect(version2.json().error).toMatch(/version 2 is UNAVAILABLE: output "output_probability" is not a tensor/);
     });
 
@@ -418,6 +418,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
 
       expect(unloaded.json()).toMatchObject({ name: 'iris-sklearn', state: 'UNLOADED', versions: [] });
       expect(whileUnloaded).toBe(before - 1);
+      // iris-sklearn is required here (REQUIRED_MODELS): unloaded, the replica is not ready.
       expect(refused.statusCode).toBe(503);
       expect(loaded.json()).toMatchObject({ state: 'AVAILABLE', versions: [{ version: 1, state: 'AVAILABLE', format: 'onnx' }] });
       expect(runtime.openSessions).toBe(before);
@@ -436,7 +437,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       'sequence-input': /^input "pieces" is not a tensor but a sequence or a map, which no protocol can send$/,
     };
 
-    it.each(REFUSED_KINDS)('makes %s UNAVAILABLE with the reason, and answers its requests 503 saying why', async (kind) => {
+    it.each(REFUSED_KINDS)('makes %s UNAVAILABLE with the reason, and answers its requests 404 saying why', async (kind) => {
       const model = (await get(`/models/${kind}`)).json();
       const infer = await post(`/v2/models/${kind}/infer`, {
         inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }],
@@ -445,7 +446,7 @@ describe('ONNX models, served like TF.js ones (end to end)', () => {
       expect(model.versions).toEqual([
         expect.objectContaining({ version: 1, state: 'UNAVAILABLE', reason: expect.stringMatching(REASONS[kind]) }),
       ]);
-      expect(infer.statusCode).toBe(503);
+      expect(infer.statusCode).toBe(404);
       expect(infer.json().error).toMatch(/is UNAVAILABLE/);
     });
 

@@ -187,12 +187,12 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
       expect(expectOk(await get('/v2/health/live'), SERVER_LIVE_RESPONSE).live).toBe(true);
     });
 
-    it("GET /v2/health/ready answers 200 while only a model the server is not required to serve is broken; that model's ready answers 503 naming why", async () => {
+    it("GET /v2/health/ready answers 200 while only a model the server is not required to serve is broken; that model's ready answers 404 naming why", async () => {
       const server = await get('/v2/health/ready');
       const broken = await get(`/v2/models/${BROKEN}/ready`);
 
       expect(expectOk(server, SERVER_READY_RESPONSE).ready).toBe(true);
-      expectError(broken, 503, [BROKEN, missingShard]);
+      expectError(broken, 404, [BROKEN, missingShard]);
     });
 
     it('GET /v2/models lists every model of the repository, the broken one too', async () => {
@@ -242,7 +242,7 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
       ['a model not in the repository', model(UNKNOWN_MODEL), 404, [`"${UNKNOWN_MODEL}"`]],
       ['a version of a model not in the repository', model(UNKNOWN_MODEL, VERSION), 404, [`"${UNKNOWN_MODEL}"`]],
       ['a version the model does not have', model(IRIS, UNKNOWN_VERSION), 404, [IRIS, UNKNOWN_VERSION]],
-      ['a model that failed to load', model(BROKEN), 503, [BROKEN, MISSING_SHARD]],
+      ['a model that failed to load', model(BROKEN), 404, [BROKEN, MISSING_SHARD]],
       ['a model name that cannot be a folder', model('a..b'), 400, [/name/]],
       ['a version that is not a positive integer', model(IRIS, '0'), 400, [/version/]],
     ] as [string, string, number, Matcher[]][])('answers metadata of %s with an error: GET %s → %i', async (_case, url, status, says) => {
@@ -265,8 +265,8 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     it.each([
       ['a model not in the repository', readyUrl(UNKNOWN_MODEL), 404, UNKNOWN_MODEL],
       ['a version the model does not have', readyUrl(IRIS, UNKNOWN_VERSION), 404, UNKNOWN_VERSION],
-      ['a model that failed to load', readyUrl(BROKEN), 503, BROKEN],
-      ['a version that failed to load', readyUrl(BROKEN, VERSION), 503, BROKEN],
+      ['a model that failed to load', readyUrl(BROKEN), 404, BROKEN],
+      ['a version that failed to load', readyUrl(BROKEN, VERSION), 404, BROKEN],
     ])('answers readiness of %s with an error: GET %s → %i', async (_case, url, status, named) => {
       expectError(await get(url), status, [named]);
     });
@@ -546,8 +546,8 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
     it.each([
       ['a model not in the repository', inferUrl(UNKNOWN_MODEL), 404, `"${UNKNOWN_MODEL}"`],
       ['a version the model does not have', inferUrl(IRIS, UNKNOWN_VERSION), 404, UNKNOWN_VERSION],
-      ['a model that failed to load', inferUrl(BROKEN), 503, BROKEN],
-      ['a version that failed to load', inferUrl(BROKEN, VERSION), 503, BROKEN],
+      ['a model that failed to load', inferUrl(BROKEN), 404, BROKEN],
+      ['a version that failed to load', inferUrl(BROKEN, VERSION), 404, BROKEN],
     ])('answers inference with %s with an error: POST %s → %i', async (_case, url, status, named) => {
       expectError(await post(url, one({})), status, [named]);
     });
@@ -567,7 +567,7 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
       expectError(response, 401, [/token/]);
     });
 
-    it('unloads a model: it is no longer ready and refuses inference with 503, until it is loaded again', async () => {
+    it('unloads a model: it is no longer ready and refuses inference with 404, until it is loaded again', async () => {
       const inputs = multiInputs(multi);
       const unloaded = await post(repositoryUrl(SPARE, 'unload'), {}, AUTH);
       const readyWhileUnloaded = await get(readyUrl(SPARE));
@@ -577,8 +577,8 @@ describe('Open Inference Protocol (V2) REST API (end to end, models built here)'
       const inferAfterLoad = await infer(SPARE, { inputs });
 
       expect({ status: unloaded.statusCode, body: unloaded.json() }).toEqual({ status: 200, body: {} });
-      expectError(readyWhileUnloaded, 503, [SPARE]);
-      expectError(inferWhileUnloaded, 503, [SPARE]);
+      expectError(readyWhileUnloaded, 404, [SPARE, /unloaded/]);
+      expectError(inferWhileUnloaded, 404, [SPARE, /unloaded/]);
       expect({ status: loaded.statusCode, body: loaded.json() }).toEqual({ status: 200, body: {} });
       expect(expectOk(readyAfterLoad, MODEL_READY_RESPONSE).ready).toBe(true);
       expect(expectOk(inferAfterLoad, INFERENCE_RESPONSE).outputs).toHaveLength(2);

@@ -86,7 +86,7 @@ describe('the model repository and its management API (end to end, models built 
       expect(models.broken.reason).toMatch(/^version 1 is UNAVAILABLE: cannot read weight shard/);
       expect(models.misconfigured).toMatchObject({ state: 'UNAVAILABLE', required: false });
       expect((await get('/v2/health/ready')).statusCode).toBe(200);
-      expect((await get('/v2/models/broken/ready')).statusCode).toBe(503);
+      expect((await get('/v2/models/broken/ready')).statusCode).toBe(404);
     });
   });
 
@@ -176,7 +176,7 @@ describe('the model repository and its management API (end to end, models built 
     it.each([
       ['/models/nothing/prediction', 404, 'model "nothing" is not in the repository'],
       ['/models/flowers/versions/9/prediction', 404, 'model "flowers" has no version 9 being served'],
-      ['/models/broken/prediction', 503, 'model "broken" is UNAVAILABLE: version 1 is UNAVAILABLE'],
+      ['/models/broken/prediction', 404, 'model "broken" is UNAVAILABLE: version 1 is UNAVAILABLE'],
       ['/models/a..b/prediction', 400, 'name: a model name'],
     ])('answers POST %s with %i', async (url, status, message) => {
       const response = await post(url, { features: ROW });
@@ -216,7 +216,7 @@ describe('the model repository and its management API (end to end, models built 
       expect(served.statusCode).toBe(200);
       expect(unloadedAgain.statusCode).toBe(200);
       expect({ tensors: after.numTensors, bytes: after.numBytes }).toEqual({ tensors: before.numTensors, bytes: before.numBytes });
-      expect(refused.statusCode).toBe(503);
+      expect(refused.statusCode).toBe(404);
       expect(refused.json().message).toBe('model "graph" is unloaded');
       expect(reloaded.statusCode).toBe(200);
     });

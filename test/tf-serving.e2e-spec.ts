@@ -197,7 +197,7 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
     it.each([
       ['a model not in the repository', metadataUrl(UNKNOWN_MODEL), 404, `"${UNKNOWN_MODEL}"`],
       ['a version the model does not have', metadataUrl(IRIS, UNKNOWN_VERSION), 404, UNKNOWN_VERSION],
-      ['a model that failed to load', metadataUrl(BROKEN), 503, BROKEN],
+      ['a model that failed to load', metadataUrl(BROKEN), 404, BROKEN],
     ])('answers the metadata of %s with an error: GET %s → %i', async (_case, url, status, named) => {
       expectError(await get(url), status, [named]);
     });
@@ -365,7 +365,7 @@ describe("TF Serving's REST API (V1) (end to end, models built here)", () => {
     it.each([
       ['a model not in the repository', callUrl(UNKNOWN_MODEL, 'predict'), 404, `"${UNKNOWN_MODEL}"`],
       ['a version the model does not have', callUrl(IRIS, 'predict', UNKNOWN_VERSION), 404, UNKNOWN_VERSION],
-      ['a model that failed to load', callUrl(BROKEN, 'predict'), 503, BROKEN],
+      ['a model that failed to load', callUrl(BROKEN, 'predict'), 404, BROKEN],
       ['a model name that cannot be a folder', callUrl('a..b', 'predict'), 400, 'name'],
     ])('answers a prediction with %s with an error: POST %s → %i', async (_case, url, status, named) => {
       expectError(await post(url, { instances: IRIS_ROWS }), status, [named]);

@@ -15,7 +15,11 @@ const ERRORS = {
     description: 'Model management is off: no ADMIN_TOKEN is configured.',
     message: 'model management is turned off: set ADMIN_TOKEN to turn it on',
   },
-  404: { description: 'No such model or version in the repository.', message: 'model "flowers" is not in the repository' },
+  404: {
+    description:
+      'No such model or version in the repository, or the model is there but no version of it serves until someone acts: its load failed, or it was unloaded (the message says which, and why).',
+    message: 'model "flowers" is not in the repository',
+  },
   405: {
     description: 'The path exists, but not for this method; `Allow` lists the methods it takes.',
     message: 'GET is not allowed here; this path takes POST',
@@ -33,7 +37,7 @@ const ERRORS = {
   500: { description: 'An unexpected fault; the details are in the log under the request id.', message: 'internal error' },
   503: {
     description:
-      'Not available: the model is loading, failed to load or is unloaded, or the service is shutting down (Retry-After says when to try again).',
+      'Not available on this replica now: the model is loading, the replica is starting or shutting down, or the model is one the replica must serve (REQUIRED_MODELS) and it is not serving, so the replica is not ready. Another replica may serve it; Retry-After says when to try again.',
     message: 'model "iris" version 1 is LOADING',
   },
   504: {

@@ -7,6 +7,7 @@ import {
   ModelLoadError,
   ModelNotFoundError,
   ModelNotReadyError,
+  ModelNotServingError,
   QueueFullError,
 } from '../model/model-errors';
 import type { ErrorResponseDto } from './error-response.dto';
@@ -55,13 +56,16 @@ const MAPPINGS: readonly (readonly [ErrorClass, Mapping])[] = [
   [AuthenticationError, { status: 401, headers: () => ({ 'www-authenticate': 'Bearer' }) }],
   [ManagementDisabledError, { status: 403 }],
   [ModelNotFoundError, { status: 404 }],
+  // Not 503: a proxy in front would count it against the replica, and a model broken everywhere
+  // (one bad upload to a shared repository) would take every replica out of its rotation.
+  [ModelNotServingError, { status: 404 }],
   [RouteNotFoundError, { status: 404 }],
   [MethodNotAllowedError, { status: 405, headers: (error) => ({ allow: (error as MethodNotAllowedError).allowed.join(', ') }) }],
   [BodyTooLargeError, { status: 413 }],
   [UnsupportedContentTypeError, { status: 415 }],
   [ModelLoadError, { status: 422 }],
   // Overload is 429, not 503: a proxy in front retries 503s on another replica (a replica shutting
-  // down or not ready for the model), counts them as failures and stops sending to the replica;
+  // down, or not ready), counts them as failures and stops sending to the replica;
   // a full replica must stay in rotation, and its client be told to come back shortly.
   [OverloadedError, { status: 429, headers: () => ({ 'retry-after': OVERLOAD_RETRY_AFTER }) }],
   [QueueFullError, { status: 429, headers: () => ({ 'retry-after': OVERLOAD_RETRY_AFTER }) }],

@@ -6,9 +6,22 @@ export class ModelNotFoundError extends Error {
   override readonly name = 'ModelNotFoundError';
 }
 
-/** The model exists but cannot serve now (still loading, failed to load, unloading). */
+/**
+ * This replica cannot serve the model now, and waiting, or another replica, may help: the model
+ * is loading or being unloaded, the repository is still loading, or the model is one the replica
+ * must serve (REQUIRED_MODELS) and the replica is therefore not ready.
+ */
 export class ModelNotReadyError extends Error {
   override readonly name = 'ModelNotReadyError';
+}
+
+/**
+ * The model is in the repository, but no version of it serves and none will until someone acts:
+ * its load failed, or it was unloaded on request. A fault of that model alone: the replica stays
+ * ready for the others.
+ */
+export class ModelNotServingError extends Error {
+  override readonly name = 'ModelNotServingError';
 }
 
 export interface InputProblem {

@@ -7,7 +7,7 @@ import type { AllConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { LoadedModel } from './loaded-model';
 import { findIncompleteness } from './model-artifacts';
-import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
+import { ModelFormatError, ModelLoadError, ModelNotFoundError, ModelNotReadyError, ModelNotServingError } from './model-errors';
 import { ModelLoader } from './model-loader';
 import { ModelState } from './model-status';
 import type { HostTensor, ModelSignature, NamedTensors, VersionDescription } from './model-types';
@@ -371,7 +371,7 @@ describe(RepositoryModelRegistry.name, () => {
       await start();
 
       expect(registry.resolve(MODEL).version).toBe(2);
-      expect(() => registry.resolve(MODEL, 3)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve(MODEL, 3)).toThrow(ModelNotServingError);
       expect(() => registry.resolve(MODEL, 3)).toThrow(`model "${MODEL}" version 3 is UNAVAILABLE: bad weights`);
     });
 
@@ -413,7 +413,7 @@ describe(RepositoryModelRegistry.name, () => {
       expect(status).toMatchObject({ state: 'UNAVAILABLE', versions: [] });
       expect(status.reason).toContain(reason);
       expect(loader.callsFor(dir(OTHER, 1))).toBe(0);
-      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotServingError);
       expect(registry.resolve(MODEL).version).toBe(1);
       expect(registry.readiness().ready).toBe(true);
     });
@@ -458,6 +458,33 @@ describe(RepositoryModelRegistry.name, () => {
       );
       expect(registry.resolve(MODEL).version).toBe(1);
       expect(registry.readiness().problems).toEqual([]);
+    });
+
+    it('tells a fault of one model from a replica not ready: a model it must serve, or one loading, is not ready', async () => {
+      await writeVersion(MODEL, 1);
+      await writeVersion(OTHER, 1);
+      loader.failures.set(dir(MODEL, 1), new Error('bad weights'));
+      loader.failures.set(dir(OTHER, 1), new Error('bad weights'));
+
+      await start();
+
+      // The required model serving no version makes the replica not ready: 503, counted by a proxy.
+      expect(registry.readiness().ready).toBe(false);
+      expect(() => registry.resolve(MODEL)).toThrow(ModelNotReadyError);
+      // The other fails alone: the replica stays ready, and its requests are refused as not served.
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotServingError);
+
+      // A version on its way in is not ready yet, whichever model it belongs to.
+      loader.failures.delete(dir(OTHER, 1));
+      const loading = gate();
+      loader.gate = loading.promise;
+      await writeVersion(OTHER, 2);
+      const polled = pollOnce();
+      await until(() => registry.model(OTHER).state === 'LOADING');
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+      loading.open();
+      await polled;
+      expect(registry.resolve(OTHER).version).toBe(2);
     });
 
     it("loads a version folder with a missing shard at start-up anyway, and reports the loader's refusal", async () => {
@@ -779,7 +806,7 @@ describe(RepositoryModelRegistry.name, () => {
 
       expect(status).toMatchObject({ name: OTHER, state: 'UNLOADED', versions: [] });
       expect(models.map((m) => m.disposed)).toEqual([true, true]);
-      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotServingError);
       expect(() => registry.resolve(OTHER)).toThrow(`model "${OTHER}" is unloaded`);
       expect(registry.model(OTHER).state).toBe('UNLOADED');
       expect(registry.readiness().ready).toBe(true);
@@ -797,7 +824,7 @@ describe(RepositoryModelRegistry.name, () => {
 
       expect(loader.calls).toHaveLength(callsBefore);
       expect(registry.model(OTHER).state).toBe('UNLOADED');
-      expect(() => registry.resolve(OTHER)).toThrow(ModelNotReadyError);
+      expect(() => registry.resolve(OTHER)).toThrow(ModelNotServingError);
     });
 
     it('load serves an unloaded model again', async () => {

@@ -6,7 +6,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { Batcher, BatcherSettings } from './batcher';
 import type { LoadedModel } from './loaded-model';
 import type { ModelConfig } from './model-config';
-import { ModelLoadError, ModelNotFoundError, ModelNotReadyError } from './model-errors';
+import { ModelLoadError, ModelNotFoundError, ModelNotReadyError, ModelNotServingError } from './model-errors';
 import { ModelLoader } from './model-loader';
 import { ModelReadiness, ModelRegistry, ReadinessReport, ServedVersion } from './model-registry';
 import { isModelName, ModelFolder, scanModel, scanRepository, VersionFolder } from './model-repository';
@@ -100,7 +100,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       if (!this.started) throw new ModelNotReadyError('the model repository is still loading');
       throw new ModelNotFoundError(`model "${name}" is not in the repository`);
     }
-    if (entry.unloaded) throw new ModelNotReadyError(`model "${name}" is unloaded`);
+    if (entry.unloaded) throw this.notServing(name, `model "${name}" is unloaded`, true);
     const candidate = version !== undefined ? entry.versions.get(version) : this.newestAvailable(entry);
     if (version !== undefined && !candidate) throw new ModelNotFoundError(`model "${name}" has no version ${version} being served`);
     if (!candidate || candidate.state !== ModelState.AVAILABLE) {
@@ -108,9 +108,25 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       const subject = candidate ? `model "${name}" version ${candidate.version}` : `model "${name}"`;
       const state = candidate ? candidate.state : status.state;
       const reason = candidate?.reason ?? (candidate ? undefined : status.reason);
-      throw new ModelNotReadyError(`${subject} is ${state}${reason ? `: ${reason}` : ''}`);
+      throw this.notServing(
+        name,
+        `${subject} is ${state}${reason ? `: ${reason}` : ''}`,
+        state === ModelState.UNAVAILABLE,
+        status.state === ModelState.AVAILABLE,
+      );
     }
     return candidate;
+  }
+
+  /**
+   * Why a model cannot serve, told apart for a proxy in front (README, "Failures"). A version
+   * that failed, or a model unloaded, stays so until someone acts: a fault of that model alone
+   * (ModelNotServingError), unless the replica must serve the model and no version of it serves,
+   * in which case the replica is not ready (ModelNotReadyError), as it is while a model loads.
+   */
+  private notServing(name: string, message: string, lasting: boolean, modelServes = false): Error {
+    const replicaNotReady = isRequired(this.required, name) && !modelServes;
+    return lasting && !replicaNotReady ? new ModelNotServingError(message) : new ModelNotReadyError(message);
   }
 
   models(): ModelStatus[] {

@@ -99,7 +99,9 @@ export class OpenInferenceController {
   }
 
   @Get('models/:name/ready')
-  @ApiOperation({ summary: 'Model ready: 200 when the model has a version serving, 503 when not' })
+  @ApiOperation({
+    summary: 'Model ready: 200 when the model has a version serving; 503 while it loads, 404 when it failed to load or is unloaded',
+  })
   @ApiParam(NAME)
   @ApiOkResponse({ example: { name: 'iris', ready: true } })
   @ApiProtocolErrors(400, 404, 503)
@@ -108,7 +110,7 @@ export class OpenInferenceController {
   }
 
   @Get('models/:name/versions/:version/ready')
-  @ApiOperation({ summary: 'Model version ready: 200 when that version serves, 503 when not' })
+  @ApiOperation({ summary: 'Model version ready: 200 when that version serves; 503 while it loads, 404 when it failed to load' })
   @ApiParam(NAME)
   @ApiParam(VERSION)
   @ApiOkResponse({ example: { name: 'iris', version: '1', ready: true } })
