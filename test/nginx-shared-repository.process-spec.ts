@@ -104,31 +104,25 @@ describeWithNginx('a bad upload into the repository 3 replicas share, behind ngi
   // nginx counts a replica's 503 against it (max_fails=3 per 2 s). Were a model broken everywhere
   // answered 503, steady requests for it would mark every replica down, and nginx would answer
   // everyone's requests itself. It is a fault of that model alone, answered 404, not counted.
-  it(
-    "answers requests for the broken model 404 through nginx, naming why, while the other models' requests all succeed",
-    async () => {
-      const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-      let running = true;
-      const good: { status: number; error?: string }[] = [];
-      const clients = Array.from({ length: 4 }, async () => {
-        while (running) good.push(await send(`${nginx.url}/prediction`, { method: 'POST', body: ROW, agent }));
-      });
-      const broken: { status: number; body: string }[] = [];
-      for (let i = 0; i < 60; i++) {
-        broken.push(await send(`${nginx.url}/v2/models/broken/infer`, { method: 'POST', body: BROKEN_BODY }));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      running = false;
-      await Promise.all(clients);
-      agent.destroy();
+  it("answers requests for the broken model 404 through nginx, naming why, while the other models' requests all succeed", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    let running = true;
+    const good: { status: number; error?: string }[] = [];
+    const clients = Array.from({ length: 4 }, async () => {
+      while (running) good.push(await send(`${nginx.url}/prediction`, { method: 'POST', body: ROW, agent }));
+    });
+    const broken: { status: number; body: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      broken.push(await send(`${nginx.url}/v2/models/broken/infer`, { method: 'POST', body: BROKEN_BODY }));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    running = false;
+    await Promise.all(clients);
+    agent.destroy();
 
-      expect(good.length).toBeGreaterThan(100);
-      expect(good.filter((o) => o.status !== 200)).toEqual([]);
-      expect(broken.map((b) => b.status)).toEqual(broken.map(() => 404));
-      expect([...new Set(broken.map((b) => b.body.replace(/"requestId":"[^"]*"/, '')))]).toEqual([
-        expect.stringContaining('is UNAVAILABLE'),
-      ]);
-    },
-    60_000,
-  );
+    expect(good.length).toBeGreaterThan(100);
+    expect(good.filter((o) => o.status !== 200)).toEqual([]);
+    expect(broken.map((b) => b.status)).toEqual(broken.map(() => 404));
+    expect([...new Set(broken.map((b) => b.body.replace(/"requestId":"[^"]*"/, '')))]).toEqual([expect.stringContaining('is UNAVAILABLE')]);
+  }, 60_000);
 });
