@@ -112,7 +112,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
         name,
         `${subject} is ${state}${reason ? `: ${reason}` : ''}`,
         state === ModelState.UNAVAILABLE,
-        status.state === ModelState.AVAILABLE,
+        status.state === 'AVAILABLE',
       );
     }
     return candidate;
