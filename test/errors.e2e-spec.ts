@@ -56,6 +56,10 @@ class FailingRegistry extends ModelRegistry {
   isStarted(): boolean {
     return true;
   }
+
+  whenStarted(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 describe('errors inside the service (controller and pipeline, fake registry)', () => {

@@ -14,6 +14,7 @@ export const httpConfig = registerAs('http', () => {
     maxInFlightRequests: env.MAX_IN_FLIGHT_REQUESTS,
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((origin) => origin.trim()) : [],
     shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+    warmUpRequests: env.HTTP_WARM_UP_REQUESTS,
     serviceName: env.SERVICE_NAME,
   };
 });

@@ -114,6 +114,15 @@ export class EnvironmentVariables {
   @IsInt()
   SHUTDOWN_DELAY_MS = 0;
 
+  /**
+   * Requests a replica sends itself through its HTTP stack once its models have loaded, before
+   * it reports ready, so that its first real requests run on compiled code; 0 turns it off.
+   */
+  @Min(0)
+  @Max(100_000)
+  @IsInt()
+  HTTP_WARM_UP_REQUESTS = 600;
+
   /** Longest time a client may take to send a whole request (headers and body). */
   @Min(1000)
   @Max(600_000)
@@ -206,6 +215,7 @@ const INTEGER_VARIABLES = new Set<string>([
   'BODY_LIMIT_BYTES',
   'MAX_BATCH_ROWS',
   'SHUTDOWN_DELAY_MS',
+  'HTTP_WARM_UP_REQUESTS',
   'KEEP_ALIVE_TIMEOUT_MS',
   'MODEL_POLL_INTERVAL_MS',
   'HTTP_REQUEST_TIMEOUT_MS',

@@ -3,6 +3,7 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { ModelRegistry } from '../model/model-registry';
 import { ModelState } from '../model/model-status';
+import { RequestPathWarmUp } from '../prediction/warm-up';
 import { ShutdownState } from './shutdown-state';
 
 const MODELS_UP = {
@@ -33,6 +34,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly registry: ModelRegistry,
     private readonly shutdown: ShutdownState,
+    private readonly warmUp: RequestPathWarmUp,
   ) {}
 
   @Get('live')
@@ -99,7 +101,8 @@ export class HealthController {
 
   private lifecycle(): HealthIndicatorResult {
     const indicator = this.indicators.check('lifecycle');
-    return this.shutdown.isShuttingDown() ? indicator.down({ reason: 'shutting down' }) : indicator.up();
+    if (this.shutdown.isShuttingDown()) return indicator.down({ reason: 'shutting down' });
+    return this.warmUp.isDone() ? indicator.up() : indicator.down({ reason: 'warming up the request path' });
   }
 
   private models(): HealthIndicatorResult {

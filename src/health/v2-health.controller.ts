@@ -4,6 +4,7 @@ import { ApiProtocolErrors } from '../common/api-error-responses.decorator';
 import { RouteFacts } from '../http/route-facts';
 import { ModelNotReadyError } from '../model/model-errors';
 import { ModelRegistry } from '../model/model-registry';
+import { RequestPathWarmUp } from '../prediction/warm-up';
 import { ShutdownState } from './shutdown-state';
 
 /** The Open Inference Protocol's health routes: the same checks as /health/live and /health/ready. */
@@ -14,6 +15,7 @@ export class V2HealthController {
   constructor(
     private readonly registry: ModelRegistry,
     private readonly shutdown: ShutdownState,
+    private readonly warmUp: RequestPathWarmUp,
   ) {}
 
   @Get('live')
@@ -29,6 +31,7 @@ export class V2HealthController {
   @ApiProtocolErrors(503)
   ready(): { ready: true } {
     const problems = this.shutdown.isShuttingDown() ? ['shutting down'] : this.registry.readiness().problems;
+    if (problems.length === 0 && !this.warmUp.isDone()) problems.push('warming up the request path');
     if (problems.length > 0) throw new ModelNotReadyError(`not ready: ${problems.join('; ')}`);
     return { ready: true };
   }

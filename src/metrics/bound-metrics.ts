@@ -49,6 +49,11 @@ abstract class BoundMetric<Child> {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
+  /** Every child made so far; callers hold them, so they are zeroed in place, never replaced. */
+  protected eachChild(): IterableIterator<{ labels: Labels; child: Child }> {
+    return this.children.values();
+  }
+
   protected abstract createChild(): Child;
 
   protected abstract valuesOf(labels: Labels, child: Child): Sample[];
@@ -59,6 +64,10 @@ export class CounterChild {
 
   inc(by = 1): void {
     this.value += by;
+  }
+
+  reset(): void {
+    this.value = 0;
   }
 }
 
@@ -97,11 +106,22 @@ export class HistogramChild {
     this.sum += value;
     this.count++;
   }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
 
 export class BoundCounter extends BoundMetric<CounterChild> {
   constructor(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
     super(registry, name, help, 'counter', labelNames);
+  }
+
+  /** Every count back to 0 (a gauge has no such thing: it says how things are now). */
+  reset(): void {
+    for (const { child } of this.eachChild()) child.reset();
   }
 
   protected createChild(): CounterChild {
@@ -137,6 +157,10 @@ export class BoundHistogram extends BoundMetric<HistogramChild> {
     private readonly buckets: readonly number[],
   ) {
     super(registry, name, help, 'histogram', labelNames);
+  }
+
+  reset(): void {
+    for (const { child } of this.eachChild()) child.reset();
   }
 
   protected createChild(): HistogramChild {

@@ -122,6 +122,24 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /**
+   * Zeroes the request and inference counts and durations (the series stay, at 0), for requests
+   * that were not traffic: the start-up warm-up's. Gauges say how things are now and are left.
+   */
+  forgetCounts(): void {
+    for (const metric of [
+      this.httpRequests,
+      this.httpDuration,
+      this.inferenceRequests,
+      this.queueDuration,
+      this.computeDuration,
+      this.requestDuration,
+      this.batchSize,
+    ]) {
+      metric.reset();
+    }
+  }
+
   /** The metrics of one model version, bound to its labels once: they are updated several times per request. */
   forVersion(model: string, version: string): VersionMetrics {
     const key = `${model}\u0000${version}`;

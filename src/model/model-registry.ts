@@ -46,6 +46,9 @@ export abstract class ModelRegistry {
   /** True once the start-up load has finished, whatever its outcome. */
   abstract isStarted(): boolean;
 
+  /** Settles once the start-up load has finished, whatever its outcome. */
+  abstract whenStarted(): Promise<void>;
+
   /** Loads a model from the repository (again serving it after an unload). */
   abstract load(name: string): Promise<ModelStatus>;
 

@@ -160,6 +160,10 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
     return this.started;
   }
 
+  whenStarted(): Promise<void> {
+    return this.startup ?? Promise.reject(new Error('the registry has not been initialised'));
+  }
+
   load(name: string): Promise<ModelStatus> {
     return this.change(async () => {
       const folder = await this.scanOne(name);

@@ -8,10 +8,12 @@ import { PredictionController } from './prediction.controller';
 import { PredictionService } from './prediction.service';
 import { TfServingController } from './tf-serving/tf-serving.controller';
 import { TfServingService } from './tf-serving/tf-serving.service';
+import { RequestPathWarmUp } from './warm-up';
 
 @Module({
   imports: [ModelModule],
   controllers: [PredictionController, OpenInferenceController, TfServingController],
-  providers: [InferenceService, PredictionService, OpenInferenceService, TfServingService, ServerInfo],
+  providers: [InferenceService, PredictionService, OpenInferenceService, TfServingService, ServerInfo, RequestPathWarmUp],
+  exports: [RequestPathWarmUp],
 })
 export class PredictionModule {}

@@ -21,7 +21,8 @@ export interface TestAppOptions {
  * as main.ts, for `app.inject(...)`: no socket is opened.
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<NestFastifyApplication> {
-  Object.assign(process.env, { MODEL_REPOSITORY: SHIPPED_MODELS, LOG_LEVEL: 'silent', ...options.env });
+  // No warm-up unless a test asks for it: these apps answer injected requests only.
+  Object.assign(process.env, { MODEL_REPOSITORY: SHIPPED_MODELS, LOG_LEVEL: 'silent', HTTP_WARM_UP_REQUESTS: '0', ...options.env });
   const builder = Test.createTestingModule({ imports: [AppModule] });
   const moduleRef = await (options.override ? options.override(builder) : builder).compile();
   const config = loadConfiguration();
