@@ -5,7 +5,8 @@
 //
 // Stacks (2 replicas of the built service, or 2 bare Fastify processes, behind nginx rendered
 // from the repository's nginx/nginx.conf with loopback upstreams):
-//   iris-batch      POST /prediction, iris, dynamic batching on (the default)
+//   iris-batch      POST /prediction, iris, dynamic batching on (the default), the replicas
+//                   serving the shipped models/ (iris, and iris-sklearn on ONNX Runtime)
 //   iris-nobatch    the same with BATCHING_ENABLED=false
 //   ceiling         2 bare Fastify processes answering a constant: the HTTP ceiling
 //   nest-ceiling    2 bare NestJS processes (Fastify adapter) answering a constant
@@ -35,6 +36,7 @@ const { runLoad } = require('./load.js');
 const { INPUTS, MLP_WIDTH, onnxModelName, writeModel, writeOnnxModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
+const SHIPPED_MODELS = join(ROOT, 'models');
 const MAIN = join(ROOT, 'dist', 'main.js');
 /** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
 const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
@@ -458,7 +460,10 @@ async function main() {
         const model = CEILINGS.includes(name) ? 'iris' : name.replace(/-(no)?batch$/, '');
         for (const node of CEILINGS.includes(name) ? SERVICE_NODES.slice(0, 1) : SERVICE_NODES) {
           const ports = [0, 1, 2].map((i) => PORT_BASE + offset + i);
-          stacks.push({ ...(await stackOf(name, repository, ports, {}, node)), name: `${name}${nodeSuffix(node)}`, model });
+          // The iris stacks serve the shipped models, as the README's quick start does (so their RSS
+          // is the shipped service's); the heavier networks' stacks, the benchmark's repository.
+          const served = model === 'iris' ? SHIPPED_MODELS : repository;
+          stacks.push({ ...(await stackOf(name, served, ports, {}, node)), name: `${name}${nodeSuffix(node)}`, model });
           offset += 3;
         }
       }
