@@ -64,7 +64,7 @@ export class HealthController {
   @ApiOperation({
     summary:
       'Readiness: the models the replica must serve (REQUIRED_MODELS, by default the default model) each have a version loaded and warmed, ' +
-      'and the process is not shutting down. Every model is listed with its state; one that is not required never fails the probe.',
+      'the request path is warmed up (HTTP_WARM_UP_REQUESTS), and the process is not shutting down. Every model is listed with its state; one that is not required never fails the probe.',
   })
   @ApiResponse({ status: 200, description: 'Ready to take traffic.', example: UP_EXAMPLE })
   @ApiResponse({ status: 503, description: 'Not ready; `error` says why.', example: DOWN_EXAMPLE })

@@ -26,7 +26,10 @@ export class V2HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Server ready: the required models serve (REQUIRED_MODELS) and the server is not shutting down' })
+  @ApiOperation({
+    summary:
+      'Server ready: the required models serve (REQUIRED_MODELS), the request path is warmed up, and the server is not shutting down',
+  })
   @ApiOkResponse({ example: { ready: true } })
   @ApiProtocolErrors(503)
   ready(): { ready: true } {
