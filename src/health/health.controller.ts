@@ -102,7 +102,8 @@ export class HealthController {
   private lifecycle(): HealthIndicatorResult {
     const indicator = this.indicators.check('lifecycle');
     if (this.shutdown.isShuttingDown()) return indicator.down({ reason: 'shutting down' });
-    return this.warmUp.isDone() ? indicator.up() : indicator.down({ reason: 'warming up the request path' });
+    const warmingUp = this.warmUp.readinessProblem();
+    return warmingUp ? indicator.down({ reason: warmingUp }) : indicator.up();
   }
 
   private models(): HealthIndicatorResult {

@@ -34,7 +34,8 @@ export class V2HealthController {
   @ApiProtocolErrors(503)
   ready(): { ready: true } {
     const problems = this.shutdown.isShuttingDown() ? ['shutting down'] : this.registry.readiness().problems;
-    if (problems.length === 0 && !this.warmUp.isDone()) problems.push('warming up the request path');
+    const warmingUp = this.warmUp.readinessProblem();
+    if (problems.length === 0 && warmingUp) problems.push(warmingUp);
     if (problems.length > 0) throw new ModelNotReadyError(`not ready: ${problems.join('; ')}`);
     return { ready: true };
   }

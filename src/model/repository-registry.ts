@@ -10,7 +10,7 @@ import { ModelLoadError, ModelNotFoundError, ModelNotReadyError, ModelNotServing
 import { ModelLoader } from './model-loader';
 import { ModelReadiness, ModelRegistry, ReadinessReport, ServedVersion } from './model-registry';
 import { isModelName, ModelFolder, scanModel, scanRepository, VersionFolder } from './model-repository';
-import { ModelState, modelStatus, ModelStatus, ModelVersionDetails } from './model-status';
+import { ModelAvailability, ModelState, modelStatus, ModelStatus, ModelVersionDetails } from './model-status';
 import { isRequired, readinessProblems, RequiredModels } from './readiness';
 import { zeroInputs } from './signature';
 import { nextSyncStep, SyncStep } from './sync-planner';
@@ -100,7 +100,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       if (!this.started) throw new ModelNotReadyError('the model repository is still loading');
       throw new ModelNotFoundError(`model "${name}" is not in the repository`);
     }
-    if (entry.unloaded) throw this.notServing(name, `model "${name}" is unloaded`, true);
+    if (entry.unloaded) throw this.notServing(entry, `model "${name}" is unloaded`, 'UNLOADED');
     const candidate = version !== undefined ? entry.versions.get(version) : this.newestAvailable(entry);
     if (version !== undefined && !candidate) throw new ModelNotFoundError(`model "${name}" has no version ${version} being served`);
     if (!candidate || candidate.state !== ModelState.AVAILABLE) {
@@ -108,12 +108,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       const subject = candidate ? `model "${name}" version ${candidate.version}` : `model "${name}"`;
       const state = candidate ? candidate.state : status.state;
       const reason = candidate?.reason ?? (candidate ? undefined : status.reason);
-      throw this.notServing(
-        name,
-        `${subject} is ${state}${reason ? `: ${reason}` : ''}`,
-        state === ModelState.UNAVAILABLE,
-        status.state === 'AVAILABLE',
-      );
+      throw this.notServing(entry, `${subject} is ${state}${reason ? `: ${reason}` : ''}`, state);
     }
     return candidate;
   }
@@ -124,8 +119,9 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
    * (ModelNotServingError), unless the replica must serve the model and no version of it serves,
    * in which case the replica is not ready (ModelNotReadyError), as it is while a model loads.
    */
-  private notServing(name: string, message: string, lasting: boolean, modelServes = false): Error {
-    const replicaNotReady = isRequired(this.required, name) && !modelServes;
+  private notServing(entry: ModelEntry, message: string, state: ModelState | ModelAvailability): Error {
+    const lasting = state === ModelState.UNAVAILABLE || state === 'UNLOADED';
+    const replicaNotReady = isRequired(this.required, entry.name) && this.statusOf(entry).state !== 'AVAILABLE';
     return lasting && !replicaNotReady ? new ModelNotServingError(message) : new ModelNotReadyError(message);
   }
 

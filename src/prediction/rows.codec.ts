@@ -114,19 +114,24 @@ export function argmax(values: readonly number[]): number {
   return best;
 }
 
+/** The width of a row, when the model takes one numeric rank-2 input `[batch, features]`, which this API can fill. */
+export function rowWidth(description: VersionDescription): number | undefined {
+  const { inputs } = description.signature;
+  const [{ dtype, shape }] = inputs;
+  const numeric = DTYPE_KINDS[dtype] === 'float' || DTYPE_KINDS[dtype] === 'integer';
+  return inputs.length === 1 && numeric && shape?.length === 2 && shape[1] > 0 ? shape[1] : undefined;
+}
+
 /** The one rank-2 input `[batch, features]` this API can fill. */
 function singleRowInput(model: string, description: VersionDescription): TensorSpec & { shape: number[] } {
   const { inputs } = description.signature;
-  const spec = inputs[0];
-  const numeric = DTYPE_KINDS[spec.dtype] === 'float' || DTYPE_KINDS[spec.dtype] === 'integer';
-  const fits = inputs.length === 1 && spec.shape !== null && spec.shape.length === 2 && spec.shape[1] > 0 && numeric;
-  if (!fits) {
+  if (rowWidth(description) === undefined) {
     const described = inputs.map((s) => `${s.name} ${s.dtype}[${s.shape ?? '?'}]`).join(', ');
     throw new InvalidInputError(
       `model "${model}" takes ${described}; this API serves models with one [batch, features] input: use the V2 or V1 protocol`,
     );
   }
-  return spec as TensorSpec & { shape: number[] };
+  return inputs[0] as TensorSpec & { shape: number[] };
 }
 
 function toColumns(row: FeatureRow, path: string, width: number, names: readonly string[] | undefined, model: string): number[] {

@@ -6,7 +6,10 @@ import type { AllConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { ModelRegistry } from '../model/model-registry';
 import type { VersionDescription } from '../model/model-types';
+import { zeroInputs } from '../model/signature';
 import { datatypeOf } from './open-inference/datatypes';
+import { rowWidth } from './rows.codec';
+import { jsonValues } from './tensor-codec';
 
 /** A request the warm-up sends, in Fastify's inject form. */
 export interface WarmUpRequest {
@@ -34,8 +37,8 @@ const WARM_UP_BUDGET_MS = 5000;
  * replica sends itself HTTP_WARM_UP_REQUESTS requests through the whole HTTP stack in process
  * (Fastify's inject, no socket) for its default model: a V2 inference, a `/prediction` where
  * the model takes rows (the default model is the one `/prediction` serves), and two requests it
- * refuses, one in its handler and one at the edge, as it refuses an overload. Then it takes their counts out of the
- * metrics, and readiness stops waiting for it. A replica whose default model does not serve
+ * refuses, one in its handler and one at the edge, as it refuses an overload. Then it takes
+ * their counts out of the metrics, and readiness stops waiting for it. A replica whose default model does not serve
  * skips the warm-up: readiness says what is wrong with the model instead.
  */
 @Injectable()
@@ -65,6 +68,11 @@ export class RequestPathWarmUp implements OnApplicationBootstrap {
   /** Whether the warm-up has finished (or is off); readiness waits for it. */
   isDone(): boolean {
     return this.done;
+  }
+
+  /** What readiness says while it waits for the warm-up. */
+  readinessProblem(): string | undefined {
+    return this.done ? undefined : 'warming up the request path';
   }
 
   onApplicationBootstrap(): void {
@@ -102,8 +110,8 @@ export class RequestPathWarmUp implements OnApplicationBootstrap {
 }
 
 /**
- * The requests that warm the path for a model: a V2 inference of one row of zeros (any size
- * left open taken as 1), a `/prediction` of a row of zeros when the model takes one
+ * The requests that warm the path for a model: a V2 inference of the zeros the model's own
+ * warm-up runs (`zeroInputs`), a `/prediction` of a row of zeros when the model takes one
  * `[batch, features]` input, a V2 inference naming an input the model does not have (400, from
  * the handler), and a GET of the inference route (405, from the edge before routing, the way
  * an overload's 429 is answered).
@@ -115,22 +123,16 @@ export function warmUpRequests(model: string, description: VersionDescription): 
     payload: JSON.stringify(body),
     headers: { 'content-type': 'application/json' },
   });
-  const inputs = description.signature.inputs.map((input) => {
-    const shape = (input.shape ?? [1]).map((size) => (size > 0 ? size : 1));
-    const size = shape.reduce((a, b) => a * b, 1);
-    return {
-      name: input.name,
-      shape,
-      datatype: datatypeOf(input.dtype),
-      data: new Array<number | boolean>(size).fill(input.dtype === 'bool' ? false : 0),
-    };
-  });
+  const inputs = Object.entries(zeroInputs(description.signature)).map(([name, tensor]) => ({
+    name,
+    shape: tensor.shape,
+    datatype: datatypeOf(tensor.dtype),
+    data: jsonValues(tensor, name),
+  }));
   const infer = `/v2/models/${model}/infer`;
   const requests = [json(infer, { inputs })];
-  const [only] = description.signature.inputs;
-  if (description.signature.inputs.length === 1 && only.shape?.length === 2 && only.shape[1] > 0) {
-    requests.push(json('/prediction', { features: new Array<number>(only.shape[1]).fill(0) }));
-  }
+  const width = rowWidth(description);
+  if (width !== undefined) requests.push(json('/prediction', { features: new Array<number>(width).fill(0) }));
   requests.push(json(infer, { inputs: inputs.map((input) => ({ ...input, name: `${input.name}_not_an_input` })) }));
   requests.push({ method: 'GET', url: infer });
   return requests;

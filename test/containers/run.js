@@ -396,13 +396,13 @@ function composeContainers(env, service) {
   return result.status === 0 ? result.stdout.split('\n').filter(Boolean) : [];
 }
 
-/** `connections` clients posting predictions for `durationMs`, while `during` runs. */
 // nginx limits each client address (limit_req ... rate=N r/s); every request of this load comes
 // from one address, so it is paced below that limit: the check is about failover, and a 429
 // from the limit would be a failure of the test, not of the service.
 const PER_CLIENT_RATE = Number(/limit_req_zone .*rate=(\d+)r\/s/.exec(readFileSync(join(ROOT, 'nginx', 'nginx.conf'), 'utf8'))[1]);
 const LOAD_RATE = Math.floor(PER_CLIENT_RATE * 0.6);
 
+/** `connections` clients posting predictions, LOAD_RATE a second between them, for `durationMs`, while `during` runs. */
 async function loadWhile(port, durationMs, connections, during) {
   const started = Date.now();
   const deadline = started + durationMs;

@@ -8,6 +8,11 @@ export interface HttpOutcome {
   error?: string;
 }
 
+/** An outcome in a line: its status and the start of its body, or the error when none came. */
+export function outcomeText(outcome: HttpOutcome, length = 120): string {
+  return `${outcome.status} ${(outcome.error ?? outcome.body).slice(0, length)}`;
+}
+
 /**
  * One HTTP/1.1 request with Node's client, on `agent` when given (keep-alive), a body sent as
  * JSON. Never throws: a connection that fails or drops gives status 0 and the error.
