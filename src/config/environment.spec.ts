@@ -18,7 +18,7 @@ describe(validateEnvironment.name, () => {
       SHUTDOWN_DELAY_MS: 0,
       ONNX_INTRA_OP_THREADS: 1,
       ONNX_GRAPH_OPTIMIZATION_LEVEL: 'all',
-      ONNX_EXECUTION: 'worker',
+      ONNX_EXECUTION: 'auto',
     });
   });
 
@@ -52,7 +52,7 @@ describe(validateEnvironment.name, () => {
       'max',
       'ONNX_GRAPH_OPTIMIZATION_LEVEL must be one of the following values: disabled, basic, extended, layout, all',
     ],
-    ['ONNX_EXECUTION', 'thread', 'ONNX_EXECUTION must be one of the following values: worker, event-loop'],
+    ['ONNX_EXECUTION', 'thread', 'ONNX_EXECUTION must be one of the following values: auto, worker, event-loop'],
   ])('refuses %s=%s with a message naming the variable and its value', (name, value, message) => {
     const attempt = () => validateEnvironment({ [name]: value });
 

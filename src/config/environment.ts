@@ -21,8 +21,12 @@ export type TfjsBackendChoice = (typeof TFJS_BACKEND_CHOICES)[number];
 export const ONNX_GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
 export type OnnxGraphOptimizationLevel = (typeof ONNX_GRAPH_OPTIMIZATION_LEVELS)[number];
 
-/** Where an ONNX session's `run` runs: a worker thread per model version, or the event loop itself. */
-export const ONNX_EXECUTIONS = ['worker', 'event-loop'] as const;
+/**
+ * Where an ONNX session's `run` runs: a worker thread per model version, the event loop itself,
+ * or (`auto`) the event loop for a version that runs a full batch in about a millisecond and a
+ * worker thread for any other.
+ */
+export const ONNX_EXECUTIONS = ['auto', 'worker', 'event-loop'] as const;
 export type OnnxExecution = (typeof ONNX_EXECUTIONS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,9 +90,9 @@ export class EnvironmentVariables {
   @IsIn(ONNX_GRAPH_OPTIMIZATION_LEVELS)
   ONNX_GRAPH_OPTIMIZATION_LEVEL: OnnxGraphOptimizationLevel = 'all';
 
-  /** `worker`: each ONNX session runs in a thread of its own, so inference never holds the event loop. */
+  /** `auto`: a fast ONNX version runs on the event loop, any other in a thread of its own. */
   @IsIn(ONNX_EXECUTIONS)
-  ONNX_EXECUTION: OnnxExecution = 'worker';
+  ONNX_EXECUTION: OnnxExecution = 'auto';
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'info';

@@ -8,6 +8,11 @@ import type { NamedTensors, VersionDescription } from './model-types';
 export abstract class LoadedModel {
   abstract readonly description: VersionDescription;
 
+  /** Where the model runs, when the runtime chose it at load (said in the load's log line). */
+  get runsOn(): string | undefined {
+    return undefined;
+  }
+
   /** Runs the model on inputs keyed by signature input name; returns every output. */
   abstract infer(inputs: NamedTensors): Promise<NamedTensors>;
 

@@ -368,7 +368,7 @@ export class RepositoryModelRegistry extends ModelRegistry implements OnModuleIn
       this.metrics.loadDuration.observe({ model: entry.name }, loadMs / 1000);
       entry.versions.set(folder.version, next);
       this.logger.log(
-        `model ${entry.name} version ${folder.version} is AVAILABLE (${model.description.format}, loaded and warmed in ${loadMs} ms)`,
+        `model ${entry.name} version ${folder.version} is AVAILABLE (${model.description.format}${model.runsOn ? `, ${model.runsOn}` : ''}, loaded and warmed in ${loadMs} ms)`,
       );
       if (replacing) await this.retire(entry, replacing, next);
       return undefined;

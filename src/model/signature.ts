@@ -48,11 +48,14 @@ function checkTensor(spec: TensorSpec, name: string, tensor: HostTensor): void {
   }
 }
 
-/** Zero inputs (empty strings, false) of the signature's shapes, free dimensions set to 1: for warm-up. */
-export function zeroInputs(signature: ModelSignature): NamedTensors {
+/**
+ * Zero inputs (empty strings, false) of the signature's shapes, for warm-up: a free leading
+ * dimension set to `rows`, any other free dimension to 1.
+ */
+export function zeroInputs(signature: ModelSignature, rows = 1): NamedTensors {
   const inputs: NamedTensors = {};
   for (const spec of signature.inputs) {
-    const shape = (spec.shape ?? [1]).map((dim) => (dim === -1 ? 1 : dim));
+    const shape = (spec.shape ?? [1]).map((dim, i) => (dim === -1 ? (i === 0 ? rows : 1) : dim));
     const size = shape.reduce((n, d) => n * d, 1);
     inputs[spec.name] = { dtype: spec.dtype, shape, data: allocate(spec.dtype, size) };
   }

@@ -4,7 +4,8 @@ import { LoadedModel } from '../loaded-model';
 import { InvalidInputError, ModelFormatError, ModelNotReadyError } from '../model-errors';
 import { readMetadata } from '../model-metadata';
 import type { ModelMetadata, ModelSignature, NamedTensors, VersionDescription } from '../model-types';
-import type { OnnxRuntime } from './onnx-runtime';
+import { zeroInputs } from '../signature';
+import { INLINE_BATCH_LIMIT_MS, INLINE_MAX_FILE_BYTES, INLINE_PROBE_ROWS, OnnxPlacement, OnnxRuntime } from './onnx-runtime';
 import { OnnxRunError, OnnxSession, OnnxSessionError } from './onnx-session';
 import { onnxSignature } from './onnx-signature';
 
@@ -26,9 +27,18 @@ export class OnnxModel extends LoadedModel {
     private readonly session: OnnxSession,
     signature: ModelSignature,
     metadata: ModelMetadata,
+    /** Where the session runs, and what the `auto` probe measured, if it ran. */
+    readonly execution: { placement: OnnxPlacement; batchMs?: number },
   ) {
     super();
     this.description = { format: 'onnx', platform: ONNX_PLATFORM, signature, metadata };
+  }
+
+  override get runsOn(): string {
+    const { placement, batchMs } = this.execution;
+    const where = placement === 'worker' ? 'in a worker thread' : 'on the event loop';
+    if (batchMs === undefined) return where;
+    return `${where}: a batch of ${INLINE_PROBE_ROWS} rows ran in ${batchMs.toFixed(2)} ms`;
   }
 
   /**
@@ -39,23 +49,32 @@ export class OnnxModel extends LoadedModel {
   static async load(runtime: OnnxRuntime, directory: string): Promise<OnnxModel> {
     const metadata = await readMetadata(directory);
     const path = join(directory, MODEL_ONNX);
-    await checkFile(path);
-    let session: OnnxSession;
+    const size = await checkFile(path);
+    const { execution } = runtime.settings;
+    const probed = execution === 'auto' && size <= INLINE_MAX_FILE_BYTES;
+    let placement: OnnxPlacement = execution === 'event-loop' || probed ? 'event-loop' : 'worker';
+    let session = await openSession(runtime, path, placement);
+    let signature: ModelSignature;
     try {
-      session = await runtime.openSession(path);
-    } catch (error) {
-      if (error instanceof OnnxSessionError && error.stage === 'model') {
-        throw new ModelFormatError(`ONNX Runtime cannot load ${MODEL_ONNX}: ${readableOrtMessage(error.message)}`);
-      }
-      throw error;
-    }
-    try {
-      const signature = onnxSignature(session.inputMetadata, session.outputMetadata);
-      return new OnnxModel(runtime, session, signature, metadata);
+      signature = onnxSignature(session.inputMetadata, session.outputMetadata);
     } catch (error) {
       await runtime.releaseSession(session);
       throw error;
     }
+    let batchMs: number | undefined;
+    if (probed) {
+      batchMs = await fastestBatchMs(session, signature);
+      if (batchMs === undefined || batchMs > INLINE_BATCH_LIMIT_MS) {
+        const inline = session;
+        try {
+          session = await openSession(runtime, path, 'worker');
+        } finally {
+          await runtime.releaseSession(inline);
+        }
+        placement = 'worker';
+      }
+    }
+    return new OnnxModel(runtime, session, signature, metadata, { placement, batchMs });
   }
 
   /** Runs the model on inputs keyed by signature input name; returns every output. */
@@ -85,7 +104,44 @@ export class OnnxModel extends LoadedModel {
   }
 }
 
-async function checkFile(path: string): Promise<void> {
+/** Opens a session where `placement` says; ONNX Runtime's refusal of the model is a ModelFormatError. */
+async function openSession(runtime: OnnxRuntime, path: string, placement: OnnxPlacement): Promise<OnnxSession> {
+  try {
+    return await runtime.openSession(path, placement);
+  } catch (error) {
+    if (error instanceof OnnxSessionError && error.stage === 'model') {
+      throw new ModelFormatError(`ONNX Runtime cannot load ${MODEL_ONNX}: ${readableOrtMessage(error.message)}`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The fastest of three runs of a batch of INLINE_PROBE_ROWS rows of zeros, in milliseconds,
+ * after an untimed one; undefined when an input's rank is unknown or the model cannot run on
+ * zeros (the load's warm-up then says why). Timed from the event loop: on a busy one a run
+ * waits its turn, and the version goes to a worker thread, the safe side.
+ */
+async function fastestBatchMs(session: OnnxSession, signature: ModelSignature): Promise<number | undefined> {
+  if (signature.inputs.some((spec) => spec.shape === null)) return undefined;
+  const inputs = zeroInputs(signature, INLINE_PROBE_ROWS);
+  const outputNames = signature.outputs.map((spec) => spec.name);
+  try {
+    await session.run(inputs, outputNames);
+    let fastest = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      await session.run(inputs, outputNames);
+      fastest = Math.min(fastest, performance.now() - started);
+    }
+    return fastest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks that `path` is a non-empty file; returns its size. */
+async function checkFile(path: string): Promise<number> {
   let size: number;
   try {
     const found = await stat(path);
@@ -97,6 +153,7 @@ async function checkFile(path: string): Promise<void> {
   }
   // ONNX Runtime reads an empty file as a model without a graph; say what it is.
   if (size === 0) throw new ModelFormatError(`${MODEL_ONNX} is empty`);
+  return size;
 }
 
 const LOAD_PREFIX = /^Load model from .*? failed:/;

@@ -1,12 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuiltOnnxModel, buildOnnxModels, HEAVY_KIND, HEAVY_WIDTH } from '../../../test/fixtures/onnx-models';
+import { BuiltOnnxModel, buildOnnxModels, HEAVY_KIND, HEAVY_WIDTH, MEDIUM_KIND } from '../../../test/fixtures/onnx-models';
 import { onnxPythonAvailable } from '../../../test/support/onnx-python';
 import { OnnxModel } from './onnx-model';
-import { DEFAULT_ONNX_RUNTIME_SETTINGS, OnnxRuntime } from './onnx-runtime';
+import {
+  DEFAULT_ONNX_RUNTIME_SETTINGS,
+  INLINE_BATCH_LIMIT_MS,
+  INLINE_MAX_FILE_BYTES,
+  INLINE_PROBE_ROWS,
+  OnnxRuntime,
+} from './onnx-runtime';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
@@ -63,7 +69,7 @@ describe(OnnxRuntime.name, () => {
     expect(() => new OnnxRuntime({ execution: 'gpu' as never })).toThrow('unknown ONNX Runtime execution "gpu"');
   });
 
-  it('loads onnxruntime-node only when a session opens, and with worker execution never on the main thread', () => {
+  it('loads onnxruntime-node only when a session opens, and with `worker` execution never on the main thread', () => {
     // In a process of its own: Jest's module registry is not Node's require cache.
     const script = `
       const { OnnxRuntime } = require('./src/model/onnx/onnx-runtime');
@@ -89,6 +95,7 @@ describe(OnnxRuntime.name, () => {
   describeWithOnnxPython('on real models', () => {
     let dir: string;
     let heavy: BuiltOnnxModel;
+    let medium: BuiltOnnxModel;
     let mlp: BuiltOnnxModel;
     const heavyInput = () => ({
       x: { dtype: 'float32' as const, shape: [HEAVY_ROWS, HEAVY_WIDTH], data: new Float32Array(HEAVY_ROWS * HEAVY_WIDTH).fill(0.01) },
@@ -96,11 +103,38 @@ describe(OnnxRuntime.name, () => {
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'onnx-runtime-'));
-      ({ heavy, mlp } = buildOnnxModels(dir, [HEAVY_KIND, 'mlp']));
+      ({ heavy, medium, mlp } = buildOnnxModels(dir, [HEAVY_KIND, MEDIUM_KIND, 'mlp']));
     });
     afterAll(async () => {
       await rm(dir, { recursive: true, force: true });
     });
+
+    it('with auto execution, runs a version whose batch takes at most the limit on the event loop, and a slower or larger one in a worker thread', async () => {
+      const runtime = new OnnxRuntime({ execution: 'auto' });
+      const fast = await OnnxModel.load(runtime, join(ROOT, 'models', 'iris-sklearn', '1'));
+      const slow = await OnnxModel.load(runtime, medium.directory);
+      const large = await OnnxModel.load(runtime, heavy.directory);
+      try {
+        expect(fast.execution.placement).toBe('event-loop');
+        expect(fast.execution.batchMs).toBeLessThanOrEqual(INLINE_BATCH_LIMIT_MS);
+        expect(fast.runsOn).toMatch(new RegExp(`^on the event loop: a batch of ${INLINE_PROBE_ROWS} rows ran in \\d+\\.\\d\\d ms$`));
+        expect(slow.execution.placement).toBe('worker');
+        expect(slow.execution.batchMs).toBeGreaterThan(INLINE_BATCH_LIMIT_MS);
+        expect(slow.runsOn).toMatch(/^in a worker thread: a batch of \d+ rows ran in /);
+        // Over the file size limit: not opened on the event loop to be probed.
+        expect(statSync(join(heavy.directory, 'model.onnx')).size).toBeGreaterThan(INLINE_MAX_FILE_BYTES);
+        expect(large.execution).toEqual({ placement: 'worker' });
+        expect(large.runsOn).toBe('in a worker thread');
+        // The slow version's probe session was released when its worker's opened.
+        expect(runtime.openSessions).toBe(3);
+
+        await large.infer(heavyInput());
+        const worker = await longestStall(() => large.infer(heavyInput()));
+        expect(worker.stallMs).toBeLessThan(worker.runMs / 2);
+      } finally {
+        await Promise.all([fast.dispose(), slow.dispose(), large.dispose()]);
+      }
+    }, 60_000);
 
     it('keeps the event loop turning during a long inference in a worker thread, where inline it holds it', async () => {
       const inlineModel = await OnnxModel.load(new OnnxRuntime({ execution: 'event-loop' }), heavy.directory);

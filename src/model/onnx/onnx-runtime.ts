@@ -1,4 +1,4 @@
-import { ONNX_GRAPH_OPTIMIZATION_LEVELS, OnnxExecution, OnnxGraphOptimizationLevel } from '../../config/environment';
+import { ONNX_EXECUTIONS, ONNX_GRAPH_OPTIMIZATION_LEVELS, OnnxExecution, OnnxGraphOptimizationLevel } from '../../config/environment';
 import { InlineOnnxSession, OnnxSession, OnnxSessionError, OnnxSessionOptions, WorkerOnnxSession } from './onnx-session';
 
 type Ort = typeof import('onnxruntime-node');
@@ -20,14 +20,30 @@ export interface OnnxRuntimeSettings {
  *   cores ran a batch in 103 ms where 2 threads took 62). Raise it for a replica with cores of
  *   its own.
  * - Every graph optimization: they are applied once, at load.
- * - A worker thread: inference never holds the event loop, so probes and requests are answered
- *   during a long run.
+ * - `auto` execution: a version whose batch runs in about a millisecond runs on the event loop,
+ *   any other in a worker thread, where a long run never holds the event loop, so probes and
+ *   requests are answered meanwhile (see INLINE_BATCH_LIMIT_MS).
  */
 export const DEFAULT_ONNX_RUNTIME_SETTINGS: Readonly<OnnxRuntimeSettings> = {
   intraOpThreads: 1,
   graphOptimizationLevel: 'all',
-  execution: 'worker',
+  execution: 'auto',
 };
+
+/** Where one session runs. */
+export type OnnxPlacement = 'worker' | 'event-loop';
+
+/**
+ * `auto` execution keeps a version on the event loop when a batch of INLINE_PROBE_ROWS rows of
+ * zeros (the default MAX_BATCH_SIZE) runs in at most INLINE_BATCH_LIMIT_MS: about what the event
+ * loop spends on four HTTP requests, while a worker thread costs some 10 MiB (an isolate) and a
+ * hand-off each way per batch. The shipped scikit-learn model, iris-sklearn, runs such a batch
+ * in about 0.2 ms. A file over INLINE_MAX_FILE_BYTES goes to a worker unprobed: it
+ * would be opened twice, and a model that size rarely runs a batch in a millisecond.
+ */
+export const INLINE_PROBE_ROWS = 64;
+export const INLINE_BATCH_LIMIT_MS = 1;
+export const INLINE_MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Log severity "fatal": failures reach the caller as exceptions; ORT's own lines bypass the JSON log. */
 const ORT_LOG_FATAL_ONLY = 4;
@@ -35,7 +51,7 @@ const ORT_LOG_FATAL_ONLY = 4;
 /**
  * ONNX Runtime for this process: session options, and sessions opened and released. The
  * `onnxruntime-node` package (a native library of some 30 MB) is required on first use only,
- * so a repository without ONNX models never loads it; with worker execution only the workers
+ * so a repository without ONNX models never loads it; with `worker` execution only the workers
  * load it.
  */
 export class OnnxRuntime {
@@ -52,7 +68,7 @@ export class OnnxRuntime {
     if (!ONNX_GRAPH_OPTIMIZATION_LEVELS.includes(graphOptimizationLevel)) {
       throw new RangeError(`unknown ONNX Runtime graph optimization level "${graphOptimizationLevel}"`);
     }
-    if (execution !== 'worker' && execution !== 'event-loop') {
+    if (!ONNX_EXECUTIONS.includes(execution)) {
       throw new RangeError(`unknown ONNX Runtime execution "${String(execution)}"`);
     }
   }
@@ -78,10 +94,16 @@ export class OnnxRuntime {
     };
   }
 
-  /** Opens a session on an `.onnx` file; throws OnnxSessionError when ONNX Runtime refuses. */
-  async openSession(path: string): Promise<OnnxSession> {
+  /**
+   * Opens a session on an `.onnx` file, where `placement` says (by default, where the settings
+   * say; `auto` opens on the event loop first); throws OnnxSessionError when ONNX Runtime refuses.
+   */
+  async openSession(
+    path: string,
+    placement: OnnxPlacement = this.settings.execution === 'worker' ? 'worker' : 'event-loop',
+  ): Promise<OnnxSession> {
     const session =
-      this.settings.execution === 'worker'
+      placement === 'worker'
         ? await WorkerOnnxSession.create(path, this.sessionOptions())
         : await InlineOnnxSession.create(this.module(), path, this.sessionOptions());
     this.sessions++;
