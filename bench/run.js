@@ -21,8 +21,9 @@
 //                   served by ONNX Runtime, binary rows, batching on and off; measured side by side
 //                   with their TF.js stacks
 // Stacks compared with each other run at once and are measured in turn, ROUNDS times.
-// Then two overload runs: 512 connections straight at one replica with a small queue, then through
-// nginx in front of two.
+// Then three overload runs: 512 connections straight at one replica with a small queue, then through
+// nginx in front of two, then through nginx in front of two bare servers that refuse everything
+// (the floor: what the machine allows before any work is done).
 //
 // Knobs (environment): DURATION (10 s per row), WARMUP (3 s), ROUNDS (2), STACKS (all),
 // CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs them, 0 skips them),
@@ -164,16 +165,16 @@ function wrk(url, script, conns, seconds) {
   };
 }
 
-/** Polls a POST until it answers 200: the ceilings have no health route. */
-async function waitForPost(url, body, timeoutMs = 30_000) {
+/** Polls a POST until it answers `status` (200 by default): the ceilings have no health route. */
+async function waitForStatus(url, body, status = 200, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if ((await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status === 200) return;
+      if ((await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status === status) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -186,7 +187,7 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
     const server = name === 'ceiling' ? 'ceiling-server.js' : 'nest-ceiling-server.js';
     const env = name === 'nest-dto-ceiling' ? { DTO: '1' } : {};
     for (const port of [a, b]) replicas.push(start(`${name}:${port}`, process.execPath, [join(__dirname, server), String(port)], env));
-    for (const port of [a, b]) await waitForPost(`http://127.0.0.1:${port}/prediction`, IRIS_BODY);
+    for (const port of [a, b]) await waitForStatus(`http://127.0.0.1:${port}/prediction`, IRIS_BODY);
   } else {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
     for (const port of [a, b]) replicas.push(startReplica(port, repository, { BATCHING_ENABLED: batching, ...env }, node));
@@ -282,10 +283,38 @@ async function overloadThroughNginx(repository, ports) {
   }
 }
 
+/**
+ * The floor: the same load through the same nginx in front of 2 bare servers that refuse every
+ * request at once (bench/refusal-floor-server.js): what the machine, nginx and the load
+ * generator allow before any work is done.
+ */
+async function overloadFloor(ports) {
+  const [nginxPort, a, b] = ports;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-overload-floor-'));
+  const servers = [a, b].map((port) =>
+    start(`refusal-floor:${port}`, process.execPath, [join(__dirname, 'refusal-floor-server.js'), String(port), OVERLOAD_PATH]),
+  );
+  const nginx = startNginx(renderLocalConfig({ dir, port: nginxPort, upstreams: [a, b], burst: false, bufferedLog: true }), dir);
+  children.add(nginx);
+  try {
+    for (const port of [a, b]) await waitForStatus(`http://127.0.0.1:${port}${OVERLOAD_PATH}`, '{}', 429);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const cpu = cpuMeter({ servers: () => servers.map((child) => child.pid), nginx: () => [nginx.pid, ...childrenOf(nginx.pid)] });
+    const result = await overloadLoad(`http://127.0.0.1:${nginxPort}`, cpu);
+    return { ...result, cpu: cpu.shares() };
+  } finally {
+    nginx.kill('SIGQUIT');
+    await Promise.all(servers.map(stop));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const OVERLOAD_PATH = '/v2/models/mlp/infer';
+
 function overloadLoad(baseUrl, cpu) {
   const body = JSON.stringify(heavyBody('mlp'));
   return runLoad({
-    url: `${baseUrl}/v2/models/mlp/infer`,
+    url: `${baseUrl}${OVERLOAD_PATH}`,
     body,
     connections: 512,
     seconds: DURATION,
@@ -495,6 +524,8 @@ async function main() {
       repository,
       [0, 1, 2].map((i) => PORT_BASE + offset + 1 + i),
     );
+    log('overload: the same through nginx in front of 2 bare servers that refuse everything (the floor)');
+    overloadResult.floor = await overloadFloor([0, 1, 2].map((i) => PORT_BASE + offset + 4 + i));
   }
   rmSync(work, { recursive: true, force: true });
   const report = table(results, overloadResult);
@@ -627,18 +658,36 @@ function overloadReport(o) {
       `replicas alive afterwards: ${n.alive ? 'yes' : 'NO'}. Warm-up ${fmt(n.warmup.seconds, 1)} s, slowest first answer ${fmt(n.warmup.firstAnswerMaxMs)} ms, ` +
       `slowest TCP handshake ${fmt(n.warmup.handshakeMaxMs)} ms. ${cpuLine(n.cpu)}.`,
   );
+  const f = o.floor;
+  if (f) {
+    lines.push(
+      '',
+      `The floor, the same through nginx in front of 2 bare servers refusing everything at once (bench/refusal-floor-server.js): ${overloadCounts(f)}. ` +
+        `Warm-up ${fmt(f.warmup.seconds, 1)} s, slowest first answer ${fmt(f.warmup.firstAnswerMaxMs)} ms, slowest TCP handshake ${fmt(f.warmup.handshakeMaxMs)} ms. ${cpuLine(f.cpu)}.`,
+    );
+  }
   const ok200 = (r) => r.counts[200] ?? 0;
-  lines.push('', '| overload, 512 connections | one replica | 2 replicas behind nginx | target |', '|---|---:|---:|---|');
+  const floor = (value) => (f ? ` ${value} |` : '');
   lines.push(
-    `| 200s in the ${DURATION} s window | ${ok200(o)} | ${ok200(n)} (${fmt(ok200(n) / ok200(o), 2)} x one replica) | 2 replicas >= 1.7 x one |`,
-  );
-  lines.push(`| requests nginx answered itself, no replica left to try | | ${fmt(ownShare, 1)} % | <= 5 % |`);
-  lines.push(`| p99 of the 200s | ${fmt(o.p99[200])} ms | ${fmt(n.p99[200])} ms | <= 500 ms |`);
-  lines.push(
-    `| slowest first answer on a new connection | ${fmt(o.warmup.firstAnswerMaxMs)} ms | ${fmt(n.warmup.firstAnswerMaxMs)} ms | <= 1000 ms |`,
+    '',
+    `| overload, 512 connections | one replica | 2 replicas behind nginx | target |${f ? ' floor: 2 bare refusing servers behind nginx |' : ''}`,
+    `|---|---:|---:|---|${f ? '---:|' : ''}`,
   );
   lines.push(
-    `| rest of the machine's CPU in the window (% of one core) | ${fmt(o.cpu?.['rest of the machine'])} | ${fmt(n.cpu?.['rest of the machine'])} | |`,
+    `| 200s in the ${DURATION} s window | ${ok200(o)} | ${ok200(n)} (${fmt(ok200(n) / ok200(o), 2)} x one replica) | 2 replicas >= 1.7 x one |${floor('')}`,
+  );
+  lines.push(`| requests nginx answered itself, no replica left to try | | ${fmt(ownShare, 1)} % | <= 5 % |${floor('')}`);
+  lines.push(
+    `| p99 of the 200s | ${fmt(o.p99[200])} ms | ${fmt(n.p99[200])} ms | <= 500 ms |${floor(f ? `${fmt(f.p99[429])} ms (of its 429s)` : '')}`,
+  );
+  lines.push(
+    `| slowest first answer on a new connection | ${fmt(o.warmup.firstAnswerMaxMs)} ms | ${fmt(n.warmup.firstAnswerMaxMs)} ms | <= 1000 ms |${floor(f ? `${fmt(f.warmup.firstAnswerMaxMs)} ms` : '')}`,
+  );
+  lines.push(
+    `| CPU of the replicas (servers), nginx and the load generator in the window (% of one core) | ${fmt(o.cpu?.replica)}, -, ${fmt(o.cpu?.['load generator'])} | ${fmt(n.cpu?.replicas)}, ${fmt(n.cpu?.nginx)}, ${fmt(n.cpu?.['load generator'])} | |${floor(f ? `${fmt(f.cpu?.servers)}, ${fmt(f.cpu?.nginx)}, ${fmt(f.cpu?.['load generator'])}` : '')}`,
+  );
+  lines.push(
+    `| rest of the machine's CPU in the window (% of one core) | ${fmt(o.cpu?.['rest of the machine'])} | ${fmt(n.cpu?.['rest of the machine'])} | |${floor(f ? fmt(f.cpu?.['rest of the machine']) : '')}`,
   );
   return lines;
 }
