@@ -95,13 +95,11 @@ export class OnnxRuntime {
   }
 
   /**
-   * Opens a session on an `.onnx` file, where `placement` says (by default, where the settings
-   * say; `auto` opens on the event loop first); throws OnnxSessionError when ONNX Runtime refuses.
+   * Opens a session on an `.onnx` file, on the event loop or in a worker thread of its own (the
+   * settings' `execution` is applied by `OnnxModel.load`); throws OnnxSessionError when ONNX
+   * Runtime refuses.
    */
-  async openSession(
-    path: string,
-    placement: OnnxPlacement = this.settings.execution === 'worker' ? 'worker' : 'event-loop',
-  ): Promise<OnnxSession> {
+  async openSession(path: string, placement: OnnxPlacement): Promise<OnnxSession> {
     const session =
       placement === 'worker'
         ? await WorkerOnnxSession.create(path, this.sessionOptions())
