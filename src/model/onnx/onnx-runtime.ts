@@ -36,7 +36,7 @@ export type OnnxPlacement = 'worker' | 'event-loop';
 /**
  * `auto` execution keeps a version on the event loop when a batch of INLINE_PROBE_ROWS rows of
  * zeros (the default MAX_BATCH_SIZE) runs in at most INLINE_BATCH_LIMIT_MS: about what the event
- * loop spends on four HTTP requests, while a worker thread costs some 10 MiB (an isolate) and a
+ * loop spends on four HTTP requests, while a worker thread costs some 10-20 MiB (an isolate) and a
  * hand-off each way per batch. The shipped scikit-learn model, iris-sklearn, runs such a batch
  * in about 0.2 ms. A file over INLINE_MAX_FILE_BYTES goes to a worker unprobed: it
  * would be opened twice, and a model that size rarely runs a batch in a millisecond.
