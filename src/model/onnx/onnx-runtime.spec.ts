@@ -136,6 +136,26 @@ describe(OnnxRuntime.name, () => {
       }
     }, 60_000);
 
+    it('with auto execution, times the run itself: a fast version loaded while the event loop is busy stays on it', async () => {
+      // Every turn of the event loop spends 20 ms in a timer, as one serving heavy traffic would.
+      const busy = setInterval(() => {
+        const until = performance.now() + 20;
+        while (performance.now() < until);
+      }, 0);
+      let fast: OnnxModel | undefined;
+      try {
+        fast = await OnnxModel.load(new OnnxRuntime({ execution: 'auto' }), join(ROOT, 'models', 'iris-sklearn', '1'));
+      } finally {
+        clearInterval(busy);
+      }
+      try {
+        expect(fast.execution.placement).toBe('event-loop');
+        expect(fast.execution.batchMs).toBeLessThanOrEqual(INLINE_BATCH_LIMIT_MS);
+      } finally {
+        await fast.dispose();
+      }
+    }, 60_000);
+
     it('keeps the event loop turning during a long inference in a worker thread, where inline it holds it', async () => {
       const inlineModel = await OnnxModel.load(new OnnxRuntime({ execution: 'event-loop' }), heavy.directory);
       const workerModel = await OnnxModel.load(new OnnxRuntime({ execution: 'worker' }), heavy.directory);
