@@ -1,11 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { LoadedModel } from '../loaded-model';
 import { InvalidInputError, ModelFormatError, ModelNotReadyError } from '../model-errors';
 import { readMetadata } from '../model-metadata';
 import type { ModelMetadata, ModelSignature, NamedTensors, VersionDescription } from '../model-types';
 import { zeroInputs } from '../signature';
-import { INLINE_BATCH_LIMIT_MS, INLINE_MAX_FILE_BYTES, INLINE_PROBE_ROWS, OnnxPlacement, OnnxRuntime } from './onnx-runtime';
+import { INLINE_MAX_FILE_BYTES, INLINE_PROBE_ROWS, OnnxPlacement, OnnxRuntime } from './onnx-runtime';
 import { OnnxRunError, OnnxSession, OnnxSessionError } from './onnx-session';
 import { onnxSignature } from './onnx-signature';
 
@@ -19,23 +20,31 @@ export const ONNX_PLATFORM = 'onnxruntime_onnx';
  * version's queue checks them).
  */
 export class OnnxModel extends LoadedModel {
+  private static readonly logger = new Logger('OnnxModel');
   readonly description: VersionDescription;
   private releasing?: Promise<void>;
+  /** Moving an `auto` version from the event loop to a worker thread, once one of its runs was slow. */
+  private moving?: Promise<void>;
 
   private constructor(
     private readonly runtime: OnnxRuntime,
-    private readonly session: OnnxSession,
+    private readonly path: string,
+    private session: OnnxSession,
     signature: ModelSignature,
     metadata: ModelMetadata,
-    /** Where the session runs, and what the `auto` probe measured, if it ran. */
-    readonly execution: { placement: OnnxPlacement; batchMs?: number },
+    /** Where the session runs, what the `auto` probe measured if it ran, and the run that moved it to a worker if one did. */
+    private placed: OnnxExecutionState,
   ) {
     super();
     this.description = { format: 'onnx', platform: ONNX_PLATFORM, signature, metadata };
   }
 
+  get execution(): Readonly<OnnxExecutionState> {
+    return this.placed;
+  }
+
   override get runsOn(): string {
-    const { placement, batchMs } = this.execution;
+    const { placement, batchMs } = this.placed;
     const where = placement === 'worker' ? 'in a worker thread' : 'on the event loop';
     if (batchMs === undefined) return where;
     return `${where}: a batch of ${INLINE_PROBE_ROWS} rows ran in ${batchMs.toFixed(2)} ms`;
@@ -64,7 +73,7 @@ export class OnnxModel extends LoadedModel {
     let batchMs: number | undefined;
     if (probed) {
       batchMs = await fastestBatchMs(session, signature);
-      if (batchMs === undefined || batchMs > INLINE_BATCH_LIMIT_MS) {
+      if (batchMs === undefined || batchMs > runtime.settings.inlineBatchLimitMs) {
         const inline = session;
         try {
           session = await openSession(runtime, path, 'worker');
@@ -74,7 +83,7 @@ export class OnnxModel extends LoadedModel {
         placement = 'worker';
       }
     }
-    return new OnnxModel(runtime, session, signature, metadata, { placement, batchMs });
+    return new OnnxModel(runtime, path, session, signature, metadata, { placement, batchMs });
   }
 
   /** Runs the model on inputs keyed by signature input name; returns every output. */
@@ -83,11 +92,19 @@ export class OnnxModel extends LoadedModel {
     const { signature } = this.description;
     const feeds: NamedTensors = {};
     for (const spec of signature.inputs) feeds[spec.name] = inputs[spec.name];
+    // An `auto` version still on the event loop has its runs timed, as the probe timed its batch.
+    const watched = this.runtime.settings.execution === 'auto' && this.placed.placement === 'event-loop' && !this.moving;
+    const started = watched ? checkPhaseStart() : undefined;
     try {
-      return await this.session.run(
+      const outputs = await this.session.run(
         feeds,
         signature.outputs.map((spec) => spec.name),
       );
+      if (started) {
+        const runMs = performance.now() - (await started);
+        if (runMs > this.runtime.settings.inlineRunLimitMs) this.moveToWorker(runMs, feeds);
+      }
+      return outputs;
     } catch (error) {
       // The model ran at warm-up, and these inputs fit its signature: what fails now depends on
       // their values (an index out of range, shapes its operators cannot combine).
@@ -99,9 +116,48 @@ export class OnnxModel extends LoadedModel {
 
   /** Releases the session (its memory and threads) once the inferences already started finish. */
   dispose(): Promise<void> {
-    this.releasing ??= this.runtime.releaseSession(this.session);
+    this.releasing ??= (async () => {
+      await this.moving;
+      await this.runtime.releaseSession(this.session);
+    })();
     return this.releasing;
   }
+
+  /**
+   * Opens the version again in a worker thread and runs there from then on; the runs already
+   * started on the event loop finish first, then that session is released. If the worker
+   * cannot be opened, the version stays on the event loop, and says so.
+   */
+  private moveToWorker(runMs: number, feeds: NamedTensors): void {
+    const rows = Object.values(feeds)[0]?.shape[0];
+    this.moving = (async () => {
+      const worker = await this.runtime.openSession(this.path, 'worker');
+      if (this.releasing) {
+        await this.runtime.releaseSession(worker);
+        return;
+      }
+      const inline = this.session;
+      this.session = worker;
+      this.placed = { ...this.placed, placement: 'worker', movedAfterRunMs: runMs };
+      OnnxModel.logger.warn(
+        `${this.path}: a run${rows === undefined ? '' : ` of ${rows} rows`} held the event loop ${runMs.toFixed(1)} ms (over ${this.runtime.settings.inlineRunLimitMs} ms); the version runs in a worker thread from now on`,
+      );
+      await this.runtime.releaseSession(inline);
+    })().catch((error: Error) => {
+      OnnxModel.logger.error(
+        `${this.path}: a run held the event loop ${runMs.toFixed(1)} ms, and moving the version to a worker thread failed: ${error.message}`,
+      );
+    });
+  }
+}
+
+/** Where an ONNX version runs, and why. */
+export interface OnnxExecutionState {
+  placement: OnnxPlacement;
+  /** What the `auto` probe measured at load, if it ran. */
+  batchMs?: number;
+  /** The run on the event loop that moved the version to a worker thread, if one did. */
+  movedAfterRunMs?: number;
 }
 
 /** Opens a session where `placement` says; ONNX Runtime's refusal of the model is a ModelFormatError. */

@@ -3,16 +3,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuiltOnnxModel, buildOnnxModels, HEAVY_KIND, HEAVY_WIDTH, MEDIUM_KIND } from '../../../test/fixtures/onnx-models';
+import { BuiltOnnxModel, buildOnnxModels, HEAVY_KIND, HEAVY_WIDTH, MEDIUM_KIND, MEDIUM_WIDTH } from '../../../test/fixtures/onnx-models';
 import { onnxPythonAvailable } from '../../../test/support/onnx-python';
 import { OnnxModel } from './onnx-model';
-import {
-  DEFAULT_ONNX_RUNTIME_SETTINGS,
-  INLINE_BATCH_LIMIT_MS,
-  INLINE_MAX_FILE_BYTES,
-  INLINE_PROBE_ROWS,
-  OnnxRuntime,
-} from './onnx-runtime';
+import { DEFAULT_ONNX_RUNTIME_SETTINGS, INLINE_MAX_FILE_BYTES, INLINE_PROBE_ROWS, OnnxRuntime } from './onnx-runtime';
+
+const { inlineBatchLimitMs: INLINE_BATCH_LIMIT_MS } = DEFAULT_ONNX_RUNTIME_SETTINGS;
 
 const ROOT = join(__dirname, '..', '..', '..');
 const describeWithOnnxPython = onnxPythonAvailable() ? describe : describe.skip;
@@ -60,6 +56,11 @@ describe(OnnxRuntime.name, () => {
 
   it.each([0, -1, 1.5, Number.NaN])('refuses %p intra-op threads', (intraOpThreads) => {
     expect(() => new OnnxRuntime({ intraOpThreads })).toThrow(/intra-op threads must be a positive integer/);
+  });
+
+  it.each(['inlineBatchLimitMs', 'inlineRunLimitMs'] as const)('refuses %s when it is not a positive number', (limit) => {
+    expect(() => new OnnxRuntime({ [limit]: 0 })).toThrow(`ONNX Runtime ${limit} must be a positive number, got 0`);
+    expect(() => new OnnxRuntime({ [limit]: Number.NaN })).toThrow(`ONNX Runtime ${limit} must be a positive number`);
   });
 
   it('refuses an unknown graph optimization level and an unknown execution', () => {
@@ -154,6 +155,59 @@ describe(OnnxRuntime.name, () => {
       } finally {
         await fast.dispose();
       }
+    }, 60_000);
+
+    it('with auto execution, moves a version to a worker thread when a run on the event loop takes over the limit, and answers alike there', async () => {
+      // The probe's limit raised, so the medium model stays on the event loop at load; the run limit lowered under its runs.
+      const runtime = new OnnxRuntime({ execution: 'auto', inlineBatchLimitMs: 1000, inlineRunLimitMs: 1 });
+      const model = await OnnxModel.load(runtime, medium.directory);
+      const rows = 64;
+      const input = {
+        x: { dtype: 'float32' as const, shape: [rows, MEDIUM_WIDTH], data: new Float32Array(rows * MEDIUM_WIDTH).fill(0.01) },
+      };
+      try {
+        expect(model.execution.placement).toBe('event-loop');
+        const onTheLoop = await model.infer(input);
+        const deadline = Date.now() + 30_000;
+        while ((model.execution.placement !== 'worker' || runtime.openSessions !== 1) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+
+        expect(model.execution.placement).toBe('worker');
+        expect(model.execution.movedAfterRunMs).toBeGreaterThan(1);
+        // The event loop's session was released once the worker's opened.
+        expect(runtime.openSessions).toBe(1);
+        const inWorker = await model.infer(input);
+        expect(Array.from(inWorker.y.data as Float32Array)).toEqual(Array.from(onTheLoop.y.data as Float32Array));
+      } finally {
+        await model.dispose();
+      }
+      expect(runtime.openSessions).toBe(0);
+    }, 60_000);
+
+    it('with auto execution, keeps a fast version on the event loop over many runs', async () => {
+      const runtime = new OnnxRuntime({ execution: 'auto' });
+      const model = await OnnxModel.load(runtime, join(ROOT, 'models', 'iris-sklearn', '1'));
+      const input = { float_input: { dtype: 'float32' as const, shape: [64, 4], data: new Float32Array(64 * 4).fill(5) } };
+      try {
+        for (let i = 0; i < 200; i++) await model.infer(input);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+
+        expect(model.execution).toEqual({ placement: 'event-loop', batchMs: expect.any(Number) });
+        expect(runtime.openSessions).toBe(1);
+      } finally {
+        await model.dispose();
+      }
+    }, 60_000);
+
+    it('with auto execution, releases both sessions when disposed while moving to a worker thread', async () => {
+      const runtime = new OnnxRuntime({ execution: 'auto', inlineBatchLimitMs: 1000, inlineRunLimitMs: 1 });
+      const model = await OnnxModel.load(runtime, medium.directory);
+      const rows = 64;
+      await model.infer({ x: { dtype: 'float32', shape: [rows, MEDIUM_WIDTH], data: new Float32Array(rows * MEDIUM_WIDTH) } });
+      await model.dispose();
+
+      expect(runtime.openSessions).toBe(0);
     }, 60_000);
 
     it('keeps the event loop turning during a long inference in a worker thread, where inline it holds it', async () => {

@@ -11,6 +11,10 @@ export interface OnnxRuntimeSettings {
   intraOpThreads: number;
   graphOptimizationLevel: OnnxGraphOptimizationLevel;
   execution: OnnxExecution;
+  /** `auto`: the longest a batch of INLINE_PROBE_ROWS rows of zeros may take at load to stay on the event loop. */
+  inlineBatchLimitMs: number;
+  /** `auto`: a run on the event loop that takes longer moves its version to a worker thread. */
+  inlineRunLimitMs: number;
 }
 
 /**
@@ -28,6 +32,8 @@ export const DEFAULT_ONNX_RUNTIME_SETTINGS: Readonly<OnnxRuntimeSettings> = {
   intraOpThreads: 1,
   graphOptimizationLevel: 'all',
   execution: 'auto',
+  inlineBatchLimitMs: 1,
+  inlineRunLimitMs: 10,
 };
 
 /** Where one session runs. */
@@ -35,14 +41,16 @@ export type OnnxPlacement = 'worker' | 'event-loop';
 
 /**
  * `auto` execution keeps a version on the event loop when a batch of INLINE_PROBE_ROWS rows of
- * zeros (the default MAX_BATCH_SIZE) runs in at most INLINE_BATCH_LIMIT_MS: about what the event
- * loop spends on four HTTP requests, while a worker thread costs some 10-20 MiB (an isolate) and a
- * hand-off each way per batch. The shipped scikit-learn model, iris-sklearn, runs such a batch
- * in about 0.2 ms. A file over INLINE_MAX_FILE_BYTES goes to a worker unprobed: it
- * would be opened twice, and a model that size rarely runs a batch in a millisecond.
+ * zeros (the default MAX_BATCH_SIZE) runs in at most `inlineBatchLimitMs` (1 ms): about what the
+ * event loop spends on four HTTP requests, while a worker thread costs some 10-20 MiB (an
+ * isolate) and a hand-off each way per batch. The shipped scikit-learn model, iris-sklearn, runs
+ * such a batch in about 0.2 ms. Zeros may run faster than real inputs (a model whose work depends
+ * on its inputs' values), so a run on the event loop that takes over `inlineRunLimitMs` (10 ms)
+ * moves its version to a worker thread from then on. A file over INLINE_MAX_FILE_BYTES goes to a
+ * worker unprobed: it would be opened twice, and a model that size rarely runs a batch in a
+ * millisecond.
  */
 export const INLINE_PROBE_ROWS = 64;
-export const INLINE_BATCH_LIMIT_MS = 1;
 export const INLINE_MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Log severity "fatal": failures reach the caller as exceptions; ORT's own lines bypass the JSON log. */
@@ -70,6 +78,9 @@ export class OnnxRuntime {
     }
     if (!ONNX_EXECUTIONS.includes(execution)) {
       throw new RangeError(`unknown ONNX Runtime execution "${String(execution)}"`);
+    }
+    for (const limit of ['inlineBatchLimitMs', 'inlineRunLimitMs'] as const) {
+      if (!(this.settings[limit] > 0)) throw new RangeError(`ONNX Runtime ${limit} must be a positive number, got ${this.settings[limit]}`);
     }
   }
 
