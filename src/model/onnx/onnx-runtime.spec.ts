@@ -157,14 +157,22 @@ describe(OnnxRuntime.name, () => {
       }
     }, 60_000);
 
-    it('with auto execution, moves a version to a worker thread when a run on the event loop takes over the limit, and answers alike there', async () => {
-      // The probe's limit raised, so the medium model stays on the event loop at load; the run limit lowered under its runs.
+    /**
+     * The medium model under `auto` with the probe's limit raised, so that it stays on the event
+     * loop at load, and the run limit lowered under its runs; and a batch of 64 rows for it.
+     */
+    async function mediumOnTheEventLoop() {
       const runtime = new OnnxRuntime({ execution: 'auto', inlineBatchLimitMs: 1000, inlineRunLimitMs: 1 });
       const model = await OnnxModel.load(runtime, medium.directory);
       const rows = 64;
       const input = {
         x: { dtype: 'float32' as const, shape: [rows, MEDIUM_WIDTH], data: new Float32Array(rows * MEDIUM_WIDTH).fill(0.01) },
       };
+      return { runtime, model, input };
+    }
+
+    it('with auto execution, moves a version to a worker thread when a run on the event loop takes over the limit, and answers alike there', async () => {
+      const { runtime, model, input } = await mediumOnTheEventLoop();
       try {
         expect(model.execution.placement).toBe('event-loop');
         const onTheLoop = await model.infer(input);
@@ -201,10 +209,8 @@ describe(OnnxRuntime.name, () => {
     }, 60_000);
 
     it('with auto execution, releases both sessions when disposed while moving to a worker thread', async () => {
-      const runtime = new OnnxRuntime({ execution: 'auto', inlineBatchLimitMs: 1000, inlineRunLimitMs: 1 });
-      const model = await OnnxModel.load(runtime, medium.directory);
-      const rows = 64;
-      await model.infer({ x: { dtype: 'float32', shape: [rows, MEDIUM_WIDTH], data: new Float32Array(rows * MEDIUM_WIDTH) } });
+      const { runtime, model, input } = await mediumOnTheEventLoop();
+      await model.infer(input);
       await model.dispose();
 
       expect(runtime.openSessions).toBe(0);
