@@ -45,6 +45,9 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary', 'mlp-onnx-binary', 'cnn-onnx-binary'];
 const CEILINGS = ['ceiling', 'nest-ceiling', 'nest-dto-ceiling'];
+/** The overload runs' floor: bare servers that refuse every request (bench/refusal-floor-server.js). */
+const FLOOR = 'refusal-floor';
+const OVERLOAD_PATH = '/v2/models/mlp/infer';
 const STACKS = (
   process.env.STACKS ?? `iris-batch iris-nobatch ${CEILINGS.join(' ')} ${HEAVY.flatMap((m) => [`${m}-batch`, `${m}-nobatch`]).join(' ')}`
 )
@@ -183,7 +186,13 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
   const [nginxPort, a, b] = ports;
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const replicas = [];
-  if (CEILINGS.includes(name)) {
+  const bare = CEILINGS.includes(name) || name === FLOOR;
+  if (name === FLOOR) {
+    for (const port of [a, b]) {
+      replicas.push(start(`${name}:${port}`, process.execPath, [join(__dirname, 'refusal-floor-server.js'), String(port), OVERLOAD_PATH]));
+    }
+    for (const port of [a, b]) await waitForStatus(`http://127.0.0.1:${port}${OVERLOAD_PATH}`, '{}', 429);
+  } else if (CEILINGS.includes(name)) {
     const server = name === 'ceiling' ? 'ceiling-server.js' : 'nest-ceiling-server.js';
     const env = name === 'nest-dto-ceiling' ? { DTO: '1' } : {};
     for (const port of [a, b]) replicas.push(start(`${name}:${port}`, process.execPath, [join(__dirname, server), String(port)], env));
@@ -200,7 +209,7 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
   await new Promise((resolve) => setTimeout(resolve, 500));
   return {
     url: `http://127.0.0.1:${nginxPort}`,
-    replicaUrls: CEILINGS.includes(name) ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
+    replicaUrls: bare ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
     replicaPids: replicas.map((child) => child.pid),
     nginxPid: nginx.pid,
     dir,
@@ -289,27 +298,14 @@ async function overloadThroughNginx(repository, ports) {
  * generator allow before any work is done.
  */
 async function overloadFloor(ports) {
-  const [nginxPort, a, b] = ports;
-  const dir = mkdtempSync(join(tmpdir(), 'bench-overload-floor-'));
-  const servers = [a, b].map((port) =>
-    start(`refusal-floor:${port}`, process.execPath, [join(__dirname, 'refusal-floor-server.js'), String(port), OVERLOAD_PATH]),
-  );
-  const nginx = startNginx(renderLocalConfig({ dir, port: nginxPort, upstreams: [a, b], burst: false, bufferedLog: true }), dir);
-  children.add(nginx);
+  const stack = await stackOf(FLOOR, null, ports);
   try {
-    for (const port of [a, b]) await waitForStatus(`http://127.0.0.1:${port}${OVERLOAD_PATH}`, '{}', 429);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const cpu = cpuMeter({ servers: () => servers.map((child) => child.pid), nginx: () => [nginx.pid, ...childrenOf(nginx.pid)] });
-    const result = await overloadLoad(`http://127.0.0.1:${nginxPort}`, cpu);
-    return { ...result, cpu: cpu.shares() };
+    const cpu = cpuMeter({ servers: () => stack.replicaPids, nginx: () => [stack.nginxPid, ...childrenOf(stack.nginxPid)] });
+    return { ...(await overloadLoad(stack.url, cpu)), cpu: cpu.shares() };
   } finally {
-    nginx.kill('SIGQUIT');
-    await Promise.all(servers.map(stop));
-    rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
 }
-
-const OVERLOAD_PATH = '/v2/models/mlp/infer';
 
 function overloadLoad(baseUrl, cpu) {
   const body = JSON.stringify(heavyBody('mlp'));

@@ -38,8 +38,8 @@ const WARM_UP_BUDGET_MS = 5000;
  * (Fastify's inject, no socket) for its default model: a V2 inference, a `/prediction` where
  * the model takes rows (the default model is the one `/prediction` serves), and two requests it
  * refuses, one in its handler and one at the edge, as it refuses an overload. Then it takes
- * their counts out of the metrics, and readiness stops waiting for it. A replica whose default model does not serve
- * skips the warm-up: readiness says what is wrong with the model instead.
+ * their counts out of the metrics, and readiness stops waiting for it. A replica whose default
+ * model does not serve skips the warm-up: readiness says what is wrong with the model instead.
  */
 @Injectable()
 export class RequestPathWarmUp implements OnApplicationBootstrap {

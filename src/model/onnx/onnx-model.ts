@@ -61,8 +61,8 @@ export class OnnxModel extends LoadedModel {
     const size = await checkFile(path);
     const { execution } = runtime.settings;
     const probed = execution === 'auto' && size <= INLINE_MAX_FILE_BYTES;
-    let placement: OnnxPlacement = execution === 'event-loop' || probed ? 'event-loop' : 'worker';
-    let session = await openSession(runtime, path, placement);
+    const placement: OnnxPlacement = execution === 'event-loop' || probed ? 'event-loop' : 'worker';
+    const session = await openSession(runtime, path, placement);
     let signature: ModelSignature;
     try {
       signature = onnxSignature(session.inputMetadata, session.outputMetadata);
@@ -70,20 +70,19 @@ export class OnnxModel extends LoadedModel {
       await runtime.releaseSession(session);
       throw error;
     }
-    let batchMs: number | undefined;
-    if (probed) {
-      batchMs = await fastestBatchMs(session, signature);
-      if (batchMs === undefined || batchMs > runtime.settings.inlineBatchLimitMs) {
-        const inline = session;
-        try {
-          session = await openSession(runtime, path, 'worker');
-        } finally {
-          await runtime.releaseSession(inline);
-        }
-        placement = 'worker';
+    const model = new OnnxModel(runtime, path, session, signature, metadata, { placement });
+    if (!probed) return model;
+    const batchMs = await fastestBatchMs(session, signature);
+    model.placed = { ...model.placed, batchMs };
+    if (batchMs === undefined || batchMs > runtime.settings.inlineBatchLimitMs) {
+      try {
+        await model.reopenInWorker();
+      } catch (error) {
+        await model.dispose();
+        throw error;
       }
     }
-    return new OnnxModel(runtime, path, session, signature, metadata, { placement, batchMs });
+    return model;
   }
 
   /** Runs the model on inputs keyed by signature input name; returns every output. */
@@ -92,18 +91,13 @@ export class OnnxModel extends LoadedModel {
     const { signature } = this.description;
     const feeds: NamedTensors = {};
     for (const spec of signature.inputs) feeds[spec.name] = inputs[spec.name];
+    const outputNames = signature.outputs.map((spec) => spec.name);
     // An `auto` version still on the event loop has its runs timed, as the probe timed its batch.
     const watched = this.runtime.settings.execution === 'auto' && this.placed.placement === 'event-loop' && !this.moving;
-    const started = watched ? checkPhaseStart() : undefined;
     try {
-      const outputs = await this.session.run(
-        feeds,
-        signature.outputs.map((spec) => spec.name),
-      );
-      if (started) {
-        const runMs = performance.now() - (await started);
-        if (runMs > this.runtime.settings.inlineRunLimitMs) this.moveToWorker(runMs, feeds);
-      }
+      if (!watched) return await this.session.run(feeds, outputNames);
+      const { outputs, ms } = await timedRun(this.session, feeds, outputNames);
+      if (ms > this.runtime.settings.inlineRunLimitMs) this.moveToWorker(ms, feeds);
       return outputs;
     } catch (error) {
       // The model ran at warm-up, and these inputs fit its signature: what fails now depends on
@@ -124,30 +118,42 @@ export class OnnxModel extends LoadedModel {
   }
 
   /**
-   * Opens the version again in a worker thread and runs there from then on; the runs already
-   * started on the event loop finish first, then that session is released. If the worker
-   * cannot be opened, the version stays on the event loop, and says so.
+   * Opens the version again in a worker thread, which takes its runs from then on; the runs
+   * already queued on the event loop finish first, then that session is released. A version
+   * disposed meanwhile stays where it was, and the worker is released at once.
+   */
+  private async reopenInWorker(why: Omit<OnnxExecutionState, 'placement'> = {}): Promise<boolean> {
+    const worker = await openSession(this.runtime, this.path, 'worker');
+    if (this.releasing) {
+      await this.runtime.releaseSession(worker);
+      return false;
+    }
+    const inline = this.session;
+    this.session = worker;
+    this.placed = { ...this.placed, ...why, placement: 'worker' };
+    await this.runtime.releaseSession(inline);
+    return true;
+  }
+
+  /**
+   * Moves the version to a worker thread after a run that held the event loop `runMs`, and says
+   * so; if that fails, the version stays on the event loop.
    */
   private moveToWorker(runMs: number, feeds: NamedTensors): void {
     const rows = Object.values(feeds)[0]?.shape[0];
-    this.moving = (async () => {
-      const worker = await this.runtime.openSession(this.path, 'worker');
-      if (this.releasing) {
-        await this.runtime.releaseSession(worker);
-        return;
-      }
-      const inline = this.session;
-      this.session = worker;
-      this.placed = { ...this.placed, placement: 'worker', movedAfterRunMs: runMs };
-      OnnxModel.logger.warn(
-        `${this.path}: a run${rows === undefined ? '' : ` of ${rows} rows`} held the event loop ${runMs.toFixed(1)} ms (over ${this.runtime.settings.inlineRunLimitMs} ms); the version runs in a worker thread from now on`,
-      );
-      await this.runtime.releaseSession(inline);
-    })().catch((error: Error) => {
-      OnnxModel.logger.error(
-        `${this.path}: a run held the event loop ${runMs.toFixed(1)} ms, and moving the version to a worker thread failed: ${error.message}`,
-      );
-    });
+    this.moving = this.reopenInWorker({ movedAfterRunMs: runMs }).then(
+      (moved) => {
+        if (!moved) return;
+        OnnxModel.logger.warn(
+          `${this.path}: a run${rows === undefined ? '' : ` of ${rows} rows`} held the event loop ${runMs.toFixed(1)} ms (over ${this.runtime.settings.inlineRunLimitMs} ms); the version runs in a worker thread from now on`,
+        );
+      },
+      (error: Error) => {
+        OnnxModel.logger.error(
+          `${this.path}: a run held the event loop ${runMs.toFixed(1)} ms, and moving the version to a worker thread failed: ${error.message}`,
+        );
+      },
+    );
   }
 }
 
@@ -187,15 +193,22 @@ async function fastestBatchMs(session: OnnxSession, signature: ModelSignature): 
   try {
     await session.run(inputs, outputNames);
     let fastest = Infinity;
-    for (let i = 0; i < 3; i++) {
-      const started = checkPhaseStart();
-      await session.run(inputs, outputNames);
-      fastest = Math.min(fastest, performance.now() - (await started));
-    }
+    for (let i = 0; i < 3; i++) fastest = Math.min(fastest, (await timedRun(session, inputs, outputNames)).ms);
     return fastest;
   } catch {
     return undefined;
   }
+}
+
+/** A run, and how long it took from the start of the event loop's check phase that ran it (see fastestBatchMs). */
+async function timedRun(
+  session: OnnxSession,
+  inputs: NamedTensors,
+  outputNames: readonly string[],
+): Promise<{ outputs: NamedTensors; ms: number }> {
+  const started = checkPhaseStart();
+  const outputs = await session.run(inputs, outputNames);
+  return { outputs, ms: performance.now() - (await started) };
 }
 
 /** The time when the immediates queued from now on start to run. */
