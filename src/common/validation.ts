@@ -1,9 +1,10 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { ValidateNested, validateSync, ValidationError, ValidatorOptions } from 'class-validator';
 import { InputProblem, InvalidInputError } from '../model/model-errors';
+import { passesValidation } from './validation-plan';
 
 /** Unknown fields are refused, not stripped: a misspelt field name is an error the client sees. */
-const VALIDATOR_OPTIONS: ValidatorOptions = {
+export const VALIDATOR_OPTIONS: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
@@ -56,6 +57,7 @@ export function validateBody<T extends object>(type: new () => T, body: unknown)
   if (!isPlainObject(body))
     throw new InvalidInputError('the request body must be a JSON object', [{ path: 'body', message: 'must be a JSON object' }]);
   const instance = toInstance(type, body) as T;
+  if (passesValidation(instance)) return instance;
   const errors = validateSync(instance, VALIDATOR_OPTIONS);
   if (errors.length > 0) {
     const details = flatten(errors);
@@ -66,7 +68,7 @@ export function validateBody<T extends object>(type: new () => T, body: unknown)
 }
 
 /** A plain object re-parented onto its class, and so on for its nested DTOs. */
-function toInstance(type: DtoClass, value: unknown): unknown {
+export function toInstance(type: DtoClass, value: unknown): unknown {
   if (!isPlainObject(value)) return value;
   const instance: Record<string, unknown> = Object.assign(Object.create(type.prototype as object) as object, value);
   const nested = Reflect.getMetadata(NESTED, type.prototype as object) as Map<string, () => DtoClass> | undefined;

@@ -1,0 +1,132 @@
+import { getMetadataStorage, ValidationArguments, ValidationTypes } from 'class-validator';
+
+type Metadata = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidationMetadatas']>[number];
+type Constraint = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidatorConstraints']>[number];
+
+/** One property's rules, in the order class-validator applies them. */
+interface PropertyPlan {
+  readonly name: string;
+  /** `@IsOptional`, `@ValidateIf`: when one says no, the property's other rules are not applied. */
+  readonly conditions: readonly Metadata[];
+  /** `@IsDefined`, then every other rule with a validator class (built-in or custom). */
+  readonly checks: readonly { readonly metadata: Metadata; readonly constraints: readonly Constraint[] }[];
+  /** `@ValidateNested`: the value (or each item) is validated as the instance of its own DTO class. */
+  readonly nested: boolean;
+}
+
+/** A DTO class's rules, read once from class-validator's metadata. */
+interface Plan {
+  readonly fields: ReadonlySet<string>;
+  readonly properties: readonly PropertyPlan[];
+}
+
+const KNOWN_TYPES = new Set<string>([
+  ValidationTypes.CUSTOM_VALIDATION,
+  ValidationTypes.IS_DEFINED,
+  ValidationTypes.CONDITIONAL_VALIDATION,
+  ValidationTypes.NESTED_VALIDATION,
+  ValidationTypes.WHITELIST,
+]);
+
+/** Plans by DTO class; null for a class with a rule this file does not run (async, groups, schemas...). */
+const plans = new Map<unknown, Plan | null>();
+
+/**
+ * Whether class-validator's `validateSync`, with the options the validation pipe gives it (no
+ * groups, unknown values and fields forbidden), would find no problem in `instance`, decided by
+ * running the same rules without class-validator's per-call bookkeeping (it looks up and groups
+ * every DTO's metadata, and makes an error object for every property, on every call).
+ *
+ * Only ever a fast yes: false means "not shown valid here", and the caller then runs
+ * `validateSync`, which decides and names the problems. So a body this accepts is one
+ * class-validator accepts, and any rule or value it is not sure of makes it answer false.
+ * The rules are read when a class is first validated; DTO classes declare theirs when they are
+ * defined, at import.
+ */
+export function passesValidation(instance: object): boolean {
+  const plan = planOf(instance.constructor);
+  return plan !== null && passes(plan, instance as Record<string, unknown>);
+}
+
+function planOf(type: unknown): Plan | null {
+  let plan = plans.get(type);
+  if (plan === undefined) {
+    plan = typeof type === 'function' ? compile(type as new (...args: never[]) => unknown) : null;
+    plans.set(type, plan);
+  }
+  return plan;
+}
+
+function compile(type: new (...args: never[]) => unknown): Plan | null {
+  const storage = getMetadataStorage();
+  const metadatas = storage.getTargetValidationMetadatas(type, '', false, false, undefined);
+  // A class without rules is an unknown value to class-validator.
+  if (metadatas.length === 0) return null;
+  const byProperty = storage.groupByPropertyName(metadatas);
+  const properties: PropertyPlan[] = [];
+  for (const [name, rules] of Object.entries(byProperty)) {
+    if (rules.some((rule) => !KNOWN_TYPES.has(rule.type) || rule.context !== undefined || typeof rule.target !== 'function')) return null;
+    const withValidator = (rule: Metadata) => ({ metadata: rule, constraints: storage.getTargetValidatorConstraints(rule.constraintCls) });
+    const checks = [
+      ...rules.filter((rule) => rule.type === ValidationTypes.IS_DEFINED).map(withValidator),
+      ...rules.filter((rule) => rule.type === ValidationTypes.CUSTOM_VALIDATION).map(withValidator),
+    ];
+    if (checks.some(({ constraints }) => constraints.some((constraint) => constraint.async))) return null;
+    properties.push({
+      name,
+      conditions: rules.filter((rule) => rule.type === ValidationTypes.CONDITIONAL_VALIDATION),
+      checks,
+      nested: rules.some((rule) => rule.type === ValidationTypes.NESTED_VALIDATION),
+    });
+  }
+  return { fields: new Set(Object.keys(byProperty)), properties };
+}
+
+function passes(plan: Plan, object: Record<string, unknown>): boolean {
+  for (const key of Object.keys(object)) if (!plan.fields.has(key)) return false;
+  for (const property of plan.properties) {
+    const value = object[property.name];
+    if (!property.conditions.every((condition) => (condition.constraints[0] as (o: object, v: unknown) => boolean)(object, value))) {
+      continue;
+    }
+    for (const { metadata, constraints } of property.checks) {
+      if (!checkPasses(metadata, constraints, object, value)) return false;
+    }
+    if (property.nested && value !== undefined && !nestedPasses(value)) return false;
+  }
+  return true;
+}
+
+function checkPasses(metadata: Metadata, constraints: readonly Constraint[], object: object, value: unknown): boolean {
+  if (metadata.validateIf && !metadata.validateIf(object, value)) return true;
+  const args: ValidationArguments = {
+    targetName: object.constructor?.name,
+    property: metadata.propertyName,
+    object,
+    value,
+    constraints: metadata.constraints,
+  };
+  const items = metadata.each ? itemsOf(value) : null;
+  for (const { instance } of constraints) {
+    const results = items ? items.map((item) => instance.validate(item, args)) : [instance.validate(value, args)];
+    // A promise (an async rule registered as sync) is not a yes.
+    if (!results.every((result) => typeof result !== 'object' && Boolean(result))) return false;
+  }
+  return true;
+}
+
+/** A nested DTO, or a list (set, map) of them, each valid as an instance of its own class. */
+function nestedPasses(value: unknown): boolean {
+  const items = itemsOf(value);
+  if (items) return items.every(nestedPasses);
+  if (!(value instanceof Object)) return false;
+  const plan = planOf(value.constructor);
+  return plan !== null && passes(plan, value as Record<string, unknown>);
+}
+
+function itemsOf(value: unknown): unknown[] | null {
+  if (Array.isArray(value)) return value as unknown[];
+  if (value instanceof Set) return [...(value as Set<unknown>)];
+  if (value instanceof Map) return [...(value as Map<unknown, unknown>).values()];
+  return null;
+}
