@@ -1,15 +1,15 @@
-import { getMetadataStorage, ValidationArguments, ValidationTypes } from 'class-validator';
+import { getMetadataStorage, ValidationArguments, ValidationTypes, ValidatorConstraintInterface } from 'class-validator';
 
 type Metadata = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidationMetadatas']>[number];
-type Constraint = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidatorConstraints']>[number];
+type Condition = (object: object, value: unknown) => boolean;
 
 /** One property's rules, in the order class-validator applies them. */
 interface PropertyPlan {
   readonly name: string;
   /** `@IsOptional`, `@ValidateIf`: when one says no, the property's other rules are not applied. */
-  readonly conditions: readonly Metadata[];
-  /** `@IsDefined`, then every other rule with a validator class (built-in or custom). */
-  readonly checks: readonly { readonly metadata: Metadata; readonly constraints: readonly Constraint[] }[];
+  readonly conditions: readonly Condition[];
+  /** `@IsDefined`, then every other rule with a validator class (built-in or custom), with its validators. */
+  readonly checks: readonly { readonly metadata: Metadata; readonly validators: readonly ValidatorConstraintInterface[] }[];
   /** `@ValidateNested`: the value (or each item) is validated as the instance of its own DTO class. */
   readonly nested: boolean;
 }
@@ -66,16 +66,19 @@ function compile(type: new (...args: never[]) => unknown): Plan | null {
   const properties: PropertyPlan[] = [];
   for (const [name, rules] of Object.entries(byProperty)) {
     if (rules.some((rule) => !KNOWN_TYPES.has(rule.type) || rule.context !== undefined || typeof rule.target !== 'function')) return null;
-    const withValidator = (rule: Metadata) => ({ metadata: rule, constraints: storage.getTargetValidatorConstraints(rule.constraintCls) });
-    const checks = [
-      ...rules.filter((rule) => rule.type === ValidationTypes.IS_DEFINED).map(withValidator),
-      ...rules.filter((rule) => rule.type === ValidationTypes.CUSTOM_VALIDATION).map(withValidator),
+    const checked = [
+      ...rules.filter((rule) => rule.type === ValidationTypes.IS_DEFINED),
+      ...rules.filter((rule) => rule.type === ValidationTypes.CUSTOM_VALIDATION),
     ];
-    if (checks.some(({ constraints }) => constraints.some((constraint) => constraint.async))) return null;
+    const constraints = checked.map((rule) => storage.getTargetValidatorConstraints(rule.constraintCls));
+    if (constraints.some((list) => list.some((constraint) => constraint.async))) return null;
     properties.push({
       name,
-      conditions: rules.filter((rule) => rule.type === ValidationTypes.CONDITIONAL_VALIDATION),
-      checks,
+      conditions: rules
+        .filter((rule) => rule.type === ValidationTypes.CONDITIONAL_VALIDATION)
+        .map((rule) => rule.constraints[0] as Condition),
+      // The validators are made once (class-validator's container keeps one of each class).
+      checks: checked.map((metadata, i) => ({ metadata, validators: constraints[i].map((constraint) => constraint.instance) })),
       nested: rules.some((rule) => rule.type === ValidationTypes.NESTED_VALIDATION),
     });
   }
@@ -86,18 +89,21 @@ function passes(plan: Plan, object: Record<string, unknown>): boolean {
   for (const key of Object.keys(object)) if (!plan.fields.has(key)) return false;
   for (const property of plan.properties) {
     const value = object[property.name];
-    if (!property.conditions.every((condition) => (condition.constraints[0] as (o: object, v: unknown) => boolean)(object, value))) {
-      continue;
-    }
-    for (const { metadata, constraints } of property.checks) {
-      if (!checkPasses(metadata, constraints, object, value)) return false;
+    if (!conditionsHold(property.conditions, object, value)) continue;
+    for (const { metadata, validators } of property.checks) {
+      if (!checkPasses(metadata, validators, object, value)) return false;
     }
     if (property.nested && value !== undefined && !nestedPasses(value)) return false;
   }
   return true;
 }
 
-function checkPasses(metadata: Metadata, constraints: readonly Constraint[], object: object, value: unknown): boolean {
+function conditionsHold(conditions: readonly Condition[], object: object, value: unknown): boolean {
+  for (const condition of conditions) if (!condition(object, value)) return false;
+  return true;
+}
+
+function checkPasses(metadata: Metadata, validators: readonly ValidatorConstraintInterface[], object: object, value: unknown): boolean {
   if (metadata.validateIf && !metadata.validateIf(object, value)) return true;
   const args: ValidationArguments = {
     targetName: object.constructor?.name,
@@ -107,18 +113,28 @@ function checkPasses(metadata: Metadata, constraints: readonly Constraint[], obj
     constraints: metadata.constraints,
   };
   const items = metadata.each ? itemsOf(value) : null;
-  for (const { instance } of constraints) {
-    const results = items ? items.map((item) => instance.validate(item, args)) : [instance.validate(value, args)];
-    // A promise (an async rule registered as sync) is not a yes.
-    if (!results.every((result) => typeof result !== 'object' && Boolean(result))) return false;
+  for (const validator of validators) {
+    if (!items) {
+      if (!isYes(validator.validate(value, args))) return false;
+      continue;
+    }
+    for (const item of items) if (!isYes(validator.validate(item, args))) return false;
   }
   return true;
+}
+
+/** A validator's answer that class-validator counts as valid at once: a promise (an async rule registered as sync) is not. */
+function isYes(result: unknown): boolean {
+  return typeof result !== 'object' && Boolean(result);
 }
 
 /** A nested DTO, or a list (set, map) of them, each valid as an instance of its own class. */
 function nestedPasses(value: unknown): boolean {
   const items = itemsOf(value);
-  if (items) return items.every(nestedPasses);
+  if (items) {
+    for (const item of items) if (!nestedPasses(item)) return false;
+    return true;
+  }
   if (!(value instanceof Object)) return false;
   const plan = planOf(value.constructor);
   return plan !== null && passes(plan, value as Record<string, unknown>);

@@ -17,11 +17,11 @@ const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(O
  * the value once, without recursion.
  */
 export function parseJsonBody(text: string): unknown {
-  if (text.trim() === '') throw InvalidInputError.body('the body is empty; send a JSON object');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
+    if (text.trim() === '') throw InvalidInputError.body('the body is empty; send a JSON object');
     throw InvalidInputError.body(`the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
   checkStructure(value);

@@ -86,12 +86,13 @@ export function encodePredictions(output: HostTensor, labels?: readonly string[]
   const given = predicted ? jsonValues(predicted, 'label') : undefined;
   const predictions: RowPrediction[] = [];
   for (let r = 0; r < rows; r++) {
-    const values = Array.from(scores.subarray(r * width, (r + 1) * width), Number);
+    const values: number[] = [];
+    for (let i = r * width; i < (r + 1) * width; i++) values.push(Number(scores[i]));
     const best = argmax(values);
     const prediction = given ? nameOf(given[r], named ? labels : undefined) : named ? labels[best] : best;
     if (named) {
       const probabilities: Record<string, number> = {};
-      labels.forEach((label, i) => (probabilities[label] = values[i]));
+      for (let i = 0; i < width; i++) probabilities[labels[i]] = values[i];
       predictions.push({ prediction, probabilities });
     } else {
       predictions.push({ prediction, outputs: values });
@@ -135,10 +136,10 @@ function singleRowInput(model: string, description: VersionDescription): TensorS
 }
 
 function toColumns(row: FeatureRow, path: string, width: number, names: readonly string[] | undefined, model: string): number[] {
-  const expected = names ? ` (${names.join(', ')})` : '';
   if (Array.isArray(row)) {
-    if (row.length !== width) throw InvalidInputError.at(path, `has ${row.length} values; model "${model}" takes ${width}${expected}`);
-    return row;
+    if (row.length === width) return row;
+    const expected = names ? ` (${names.join(', ')})` : '';
+    throw InvalidInputError.at(path, `has ${row.length} values; model "${model}" takes ${width}${expected}`);
   }
   if (!names) throw InvalidInputError.at(path, `model "${model}" has no feature names; send a list of ${width} numbers`);
   const known = new Set(names);
