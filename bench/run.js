@@ -20,7 +20,8 @@
 //                   the same two networks exported to ONNX with the same weights (bench/models.js),
 //                   served by ONNX Runtime, binary rows, batching on and off; measured side by side
 //                   with their TF.js stacks
-// Stacks compared with each other run at once and are measured in turn, ROUNDS times.
+// Stacks compared with each other run at once and are measured in turn, ROUNDS times (every other
+// round in the reverse order); a ratio of ceilings is printed with each round's own beside it.
 // Then three overload runs: 512 connections straight at one replica with a small queue, then through
 // nginx in front of two, then through nginx in front of two bare servers that refuse everything
 // (the floor: what the machine allows before any work is done).
@@ -494,7 +495,8 @@ async function main() {
       }
       for (let round = 1; round <= ROUNDS; round++) {
         for (const c of conns) {
-          for (const stack of stacks) {
+          // Every other round in the reverse order, so that neither side of a ratio is always measured second.
+          for (const stack of round % 2 === 1 ? stacks : [...stacks].reverse()) {
             const row = await measure(stack, scripts[stack.model], c);
             (rounds[`${stack.name}@${c}`] ??= []).push(row);
             log(
@@ -554,16 +556,21 @@ function table(results, overloadResult) {
   }
   lines.push('');
   const ratio = (a, b) => (results[a] && results[b] ? results[a].rps / results[b].rps : NaN);
+  // The ratio of the means, then each round's own (its two rows measured one after the other).
+  const ratioByRound = (a, b) =>
+    results[a] && results[b] && ROUNDS > 1
+      ? `${fmt(ratio(a, b), 2)} (by round: ${results[a].rounds.map((rps, i) => fmt(rps / results[b].rounds[i], 2)).join(', ')})`
+      : fmt(ratio(a, b), 2);
   const delta = (a, b) => (results[a] && results[b] ? results[a].p50 - results[b].p50 : NaN);
   lines.push('| ratio | value | target |');
   lines.push('|---|---:|---|');
-  lines.push(`| iris (batching on) / bare Fastify, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'ceiling@64'), 2)} | |`);
-  lines.push(`| iris (batching on) / bare NestJS, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-ceiling@64'), 2)} | |`);
+  lines.push(`| iris (batching on) / bare Fastify, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'ceiling@64')} | |`);
+  lines.push(`| iris (batching on) / bare NestJS, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-ceiling@64')} | |`);
   lines.push(
-    `| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'nest-dto-ceiling@64'), 2)} | >= 1.0, no errors |`,
+    `| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-dto-ceiling@64')} | >= 1.0, no errors |`,
   );
   lines.push(
-    `| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${fmt(ratio('nest-dto-ceiling@64', 'ceiling@64'), 2)} | |`,
+    `| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${ratioByRound('nest-dto-ceiling@64', 'ceiling@64')} | |`,
   );
   lines.push(`| iris batching on / off, req/s at 64 connections | ${fmt(ratio('iris-batch@64', 'iris-nobatch@64'), 2)} | |`);
   const heavy = [...new Set(STACKS.map((name) => name.replace(/-(no)?batch$/, '')))].filter((m) => m !== 'iris' && !CEILINGS.includes(m));
