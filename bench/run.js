@@ -32,6 +32,7 @@
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { cpus, loadavg, tmpdir, totalmem } = require('node:os');
+const { get } = require('node:http');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
 const { runLoad } = require('./load.js');
@@ -97,9 +98,9 @@ function start(label, command, args, env = {}) {
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
-  child.on('exit', (code) => {
+  child.on('exit', (code, signal) => {
     children.delete(child);
-    if (code && code !== 0 && !child.stopping) log(`${label} exited with ${code}: ${stderr}`);
+    if ((code || signal) && !child.stopping) log(`${label} exited with ${code ?? signal}: ${stderr}`);
   });
   children.add(child);
   return child;
@@ -224,6 +225,23 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
 }
 
 /**
+ * A GET's body, on a connection of its own. fetch keeps its connections, and the measurements
+ * hold this process's event loop (wrk runs synchronously) past the replicas' keep-alive timeout:
+ * fetch then sends on a connection the replica has closed, and fails.
+ */
+function freshGet(url) {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${response.statusCode}`))));
+      response.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/**
  * What the replicas' own metrics say of the model's work so far, summed over replicas and
  * models: batches run, rows, and seconds spent computing them. Null for the ceiling.
  */
@@ -231,7 +249,7 @@ async function computeTotals(replicaUrls) {
   if (replicaUrls.length === 0) return null;
   const totals = { batches: 0, rows: 0, seconds: 0 };
   for (const url of replicaUrls) {
-    const text = await (await fetch(`${url}/metrics`)).text();
+    const text = await freshGet(`${url}/metrics`);
     const sum = (metric) =>
       text
         .split('\n')
@@ -696,6 +714,7 @@ function overloadReport(o) {
 }
 
 main().catch((error) => {
-  log(`benchmark failed: ${error.stack ?? error}`);
+  // fetch's own error says only "fetch failed": the reason is its cause.
+  log(`benchmark failed: ${error.stack ?? error}${error.cause ? `\ncaused by: ${error.cause.stack ?? error.cause}` : ''}`);
   process.exit(1);
 });
