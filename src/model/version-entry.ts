@@ -51,16 +51,34 @@ export class VersionEntry implements ServedVersion {
     this.reason = reason;
   }
 
-  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+  infer(inputs: NamedTensors): Promise<NamedTensors> {
     // A caller may hold a version across an await while it is retired.
-    if (!this.batcher || !this.model) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is ${this.state}`);
-    const checked = checkInputs(this.model.description.signature, inputs);
-    this.inFlight++;
-    try {
-      return await this.batcher.submit(checked);
-    } finally {
-      if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (!this.batcher || !this.model) {
+      return Promise.reject(new ModelNotReadyError(`model "${this.name}" version ${this.version} is ${this.state}`));
     }
+    let checked: NamedTensors;
+    try {
+      checked = checkInputs(this.model.description.signature, inputs);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.inFlight++;
+    // Handlers made once, not a closure (nor an async function's frame) per request.
+    return this.batcher.submit(checked).then(this.answered, this.refused);
+  }
+
+  private readonly answered = (outputs: NamedTensors): NamedTensors => {
+    this.settled();
+    return outputs;
+  };
+
+  private readonly refused = (error: unknown): never => {
+    this.settled();
+    throw error;
+  };
+
+  private settled(): void {
+    if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   queueFull(): string | undefined {

@@ -52,7 +52,7 @@ export class InferenceService {
     }
   }
 
-  private async run(served: ServedVersion, inputs: NamedTensors, outputNames?: readonly string[]): Promise<NamedTensors> {
+  private run(served: ServedVersion, inputs: NamedTensors, outputNames?: readonly string[]): Promise<NamedTensors> {
     const specs = served.description.signature.outputs;
     const selected = (outputNames && outputNames.length > 0 ? outputNames : specs.map((spec) => spec.name)).map((name) => {
       const spec = findTensor(specs, name);
@@ -63,19 +63,22 @@ export class InferenceService {
         );
       return [name, spec.name] as const;
     });
-    const all = await served.infer(inputs);
-    const outputs: NamedTensors = {};
-    for (const [asked, own] of selected) {
-      const tensor = all[own];
-      // JSON has no NaN or Infinity: an overflowing model would answer nulls, or a wrong label.
-      if (!allFinite(tensor)) {
-        throw new InvalidInputError(
-          `model "${served.name}" gives output "${asked}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
-        );
+    // Not an async function: its frame would be one more allocation per request. What throws
+    // above throws to `infer`, which counts it like a rejection.
+    return served.infer(inputs).then((all) => {
+      const outputs: NamedTensors = {};
+      for (const [asked, own] of selected) {
+        const tensor = all[own];
+        // JSON has no NaN or Infinity: an overflowing model would answer nulls, or a wrong label.
+        if (!allFinite(tensor)) {
+          throw new InvalidInputError(
+            `model "${served.name}" gives output "${asked}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
+          );
+        }
+        outputs[asked] = tensor;
       }
-      outputs[asked] = tensor;
-    }
-    return outputs;
+      return outputs;
+    });
   }
 }
 
