@@ -28,7 +28,7 @@ const KNOWN_TYPES = new Set<string>([
   ValidationTypes.WHITELIST,
 ]);
 
-/** Plans by DTO class; null for a class with a rule this file does not run (async, groups, schemas...). */
+/** Plans by DTO class; null for a class without rules, or with one this file does not run (async, with a context, of a schema). */
 const plans = new Map<unknown, Plan | null>();
 
 /**
