@@ -162,6 +162,7 @@ function wrk(url, script, conns, seconds) {
       .map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))),
   );
   return {
+    requests: fields.requests,
     rps: fields.requests / (fields.duration_us / 1e6),
     p50: fields.p50_us / 1000,
     p99: fields.p99_us / 1000,
@@ -431,7 +432,12 @@ function residentMiB(pid) {
 async function measure(stack, script, conns) {
   wrk(`${stack.url}/`, script, conns, WARMUP);
   const before = await computeTotals(stack.replicaUrls);
+  const serversCpu = () => stack.replicaPids.reduce((n, pid) => n + processCpuSeconds(pid), 0);
+  const cpuBefore = serversCpu();
   const row = wrk(`${stack.url}/`, script, conns, DURATION);
+  // The servers' own CPU time per request (nginx and wrk left out): what a request costs a
+  // replica, less moved than req/s by what else the machine runs.
+  row.cpuUsPerRequest = (1e6 * (serversCpu() - cpuBefore)) / row.requests;
   row.rssMiB = Math.max(...stack.replicaPids.map(residentMiB));
   const after = await computeTotals(stack.replicaUrls);
   if (after) {
@@ -453,6 +459,8 @@ function combine(rows) {
     rowsPerBatch: rows[0].rowsPerBatch === undefined ? undefined : mean('rowsPerBatch'),
     computeMsPerRow: rows[0].computeMsPerRow === undefined ? undefined : mean('computeMsPerRow'),
     rounds: rows.map((r) => r.rps),
+    cpuUsPerRequest: mean('cpuUsPerRequest'),
+    cpuRounds: rows.map((r) => r.cpuUsPerRequest),
     rssMiB: Math.max(...rows.map((r) => r.rssMiB)),
   };
 }
@@ -560,16 +568,16 @@ function table(results, overloadResult) {
   );
   lines.push('');
   lines.push(
-    '| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | RSS MiB (largest process) |',
+    "| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | servers' CPU µs per request | RSS MiB (largest process) |",
   );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const order = (key) => [STACKS.indexOf(key.split('@')[0].split('/')[0]), Number(key.split('@')[1]), key.includes('/node') ? 1 : 0];
   const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1] || order(x)[2] - order(y)[2]);
   for (const key of keys) {
     const r = results[key];
     const [name, conns] = key.split('@');
     lines.push(
-      `| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.rssMiB)} |`,
+      `| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.rssMiB)} |`,
     );
   }
   lines.push('');
@@ -579,6 +587,13 @@ function table(results, overloadResult) {
     results[a] && results[b] && ROUNDS > 1
       ? `${fmt(ratio(a, b), 2)} (by round: ${results[a].rounds.map((rps, i) => fmt(rps / results[b].rounds[i], 2)).join(', ')})`
       : fmt(ratio(a, b), 2);
+  // The same for the servers' CPU per request, the other way up: b's cost over a's (above 1, a's requests cost less).
+  const cpuRatioByRound = (a, b) => {
+    if (!results[a] || !results[b]) return '-';
+    const overall = fmt(results[b].cpuUsPerRequest / results[a].cpuUsPerRequest, 2);
+    if (ROUNDS === 1) return overall;
+    return `${overall} (by round: ${results[a].cpuRounds.map((us, i) => fmt(results[b].cpuRounds[i] / us, 2)).join(', ')})`;
+  };
   const delta = (a, b) => (results[a] && results[b] ? results[a].p50 - results[b].p50 : NaN);
   lines.push('| ratio | value | target |');
   lines.push('|---|---:|---|');
@@ -586,6 +601,9 @@ function table(results, overloadResult) {
   lines.push(`| iris (batching on) / bare NestJS, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-ceiling@64')} | |`);
   lines.push(
     `| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-dto-ceiling@64')} | >= 1.0, no errors |`,
+  );
+  lines.push(
+    `| NestJS with ValidationPipe and a DTO / iris (batching on), the servers' CPU per request at 64 connections | ${cpuRatioByRound('iris-batch@64', 'nest-dto-ceiling@64')} | |`,
   );
   lines.push(
     `| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${ratioByRound('nest-dto-ceiling@64', 'ceiling@64')} | |`,
