@@ -343,6 +343,11 @@ function overloadLoad(baseUrl, cpu) {
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
 /** CPU seconds a process has used (user and system), from /proc; 0 once it is gone. */
+/** CPU seconds the processes have used so far, together. */
+function cpuSecondsOf(pids) {
+  return pids.reduce((n, pid) => n + processCpuSeconds(pid), 0);
+}
+
 function processCpuSeconds(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -382,7 +387,7 @@ function cpuMeter(roles) {
   const sample = () => {
     const usage = process.cpuUsage();
     const seconds = { 'load generator': (usage.user + usage.system) / 1e6, machine: machineBusySeconds() };
-    for (const [role, pids] of Object.entries(roles)) seconds[role] = pids().reduce((n, pid) => n + processCpuSeconds(pid), 0);
+    for (const [role, pids] of Object.entries(roles)) seconds[role] = cpuSecondsOf(pids());
     return { at: performance.now(), seconds };
   };
   return {
@@ -432,12 +437,11 @@ function residentMiB(pid) {
 async function measure(stack, script, conns) {
   wrk(`${stack.url}/`, script, conns, WARMUP);
   const before = await computeTotals(stack.replicaUrls);
-  const serversCpu = () => stack.replicaPids.reduce((n, pid) => n + processCpuSeconds(pid), 0);
-  const cpuBefore = serversCpu();
+  const cpuBefore = cpuSecondsOf(stack.replicaPids);
   const row = wrk(`${stack.url}/`, script, conns, DURATION);
   // The servers' own CPU time per request (nginx and wrk left out): what a request costs a
   // replica, less moved than req/s by what else the machine runs.
-  row.cpuUsPerRequest = (1e6 * (serversCpu() - cpuBefore)) / row.requests;
+  row.cpuUsPerRequest = (1e6 * (cpuSecondsOf(stack.replicaPids) - cpuBefore)) / row.requests;
   row.rssMiB = Math.max(...stack.replicaPids.map(residentMiB));
   const after = await computeTotals(stack.replicaUrls);
   if (after) {
@@ -582,18 +586,24 @@ function table(results, overloadResult) {
   }
   lines.push('');
   const ratio = (a, b) => (results[a] && results[b] ? results[a].rps / results[b].rps : NaN);
-  // The ratio of the means, then each round's own (its two rows measured one after the other).
+  // A ratio of the means, then each round's own (its two rows measured one after the other).
+  const withRounds = (overall, byRound) =>
+    ROUNDS > 1 ? `${fmt(overall, 2)} (by round: ${byRound.map((value) => fmt(value, 2)).join(', ')})` : fmt(overall, 2);
   const ratioByRound = (a, b) =>
-    results[a] && results[b] && ROUNDS > 1
-      ? `${fmt(ratio(a, b), 2)} (by round: ${results[a].rounds.map((rps, i) => fmt(rps / results[b].rounds[i], 2)).join(', ')})`
-      : fmt(ratio(a, b), 2);
-  // The same for the servers' CPU per request, the other way up: b's cost over a's (above 1, a's requests cost less).
-  const cpuRatioByRound = (a, b) => {
-    if (!results[a] || !results[b]) return '-';
-    const overall = fmt(results[b].cpuUsPerRequest / results[a].cpuUsPerRequest, 2);
-    if (ROUNDS === 1) return overall;
-    return `${overall} (by round: ${results[a].cpuRounds.map((us, i) => fmt(results[b].cpuRounds[i] / us, 2)).join(', ')})`;
-  };
+    results[a] && results[b]
+      ? withRounds(
+          ratio(a, b),
+          results[a].rounds.map((rps, i) => rps / results[b].rounds[i]),
+        )
+      : '-';
+  // The servers' CPU per request, the other way up: b's cost over a's (above 1, a's requests cost less).
+  const cpuRatioByRound = (a, b) =>
+    results[a] && results[b]
+      ? withRounds(
+          results[b].cpuUsPerRequest / results[a].cpuUsPerRequest,
+          results[a].cpuRounds.map((us, i) => results[b].cpuRounds[i] / us),
+        )
+      : '-';
   const delta = (a, b) => (results[a] && results[b] ? results[a].p50 - results[b].p50 : NaN);
   lines.push('| ratio | value | target |');
   lines.push('|---|---:|---|');
