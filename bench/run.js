@@ -263,6 +263,14 @@ async function computeTotals(replicaUrls) {
   return totals;
 }
 
+/** Whether `url` answers 200 (on a connection of its own, as freshGet); a refused connection is false. */
+function answersOk(url) {
+  return freshGet(url).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** One replica of the built service on 127.0.0.1:`port`, serving `repository`. */
 function startReplica(port, repository, env = {}, node = SERVICE_NODES[0]) {
   return start(`replica:${port}`, node, [...SERVICE_FLAGS, MAIN], {
@@ -281,7 +289,7 @@ async function overload(repository, port) {
   await waitFor(`http://127.0.0.1:${port}/health/ready`);
   const cpu = cpuMeter({ replica: () => [child.pid] });
   const result = await overloadLoad(`http://127.0.0.1:${port}`, cpu);
-  const alive = (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
+  const alive = await answersOk(`http://127.0.0.1:${port}/health/live`);
   await stop(child);
   return { ...result, alive, cpu: cpu.shares() };
 }
@@ -296,9 +304,7 @@ async function overloadThroughNginx(repository, ports) {
   try {
     const cpu = cpuMeter({ replicas: () => stack.replicaPids, nginx: () => [stack.nginxPid, ...childrenOf(stack.nginxPid)] });
     const result = await overloadLoad(stack.url, cpu);
-    const alive = (await Promise.all(stack.replicaUrls.map(async (url) => (await fetch(`${url}/health/live`)).status === 200))).every(
-      Boolean,
-    );
+    const alive = (await Promise.all(stack.replicaUrls.map((url) => answersOk(`${url}/health/live`)))).every(Boolean);
     // The access log is flushed every second.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const log = readFileSync(join(stack.dir, 'access.log'), 'utf8')
@@ -342,12 +348,12 @@ function overloadLoad(baseUrl, cpu) {
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
-/** CPU seconds a process has used (user and system), from /proc; 0 once it is gone. */
 /** CPU seconds the processes have used so far, together. */
 function cpuSecondsOf(pids) {
   return pids.reduce((n, pid) => n + processCpuSeconds(pid), 0);
 }
 
+/** CPU seconds a process has used (user and system), from /proc; 0 once it is gone. */
 function processCpuSeconds(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -355,6 +361,12 @@ function processCpuSeconds(pid) {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds this process's finished children have used (wrk, once it has exited), from /proc. */
+function finishedChildrenCpuSeconds() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
 
 /** The processes whose parent is `pid` (nginx's workers). */
@@ -437,11 +449,16 @@ function residentMiB(pid) {
 async function measure(stack, script, conns) {
   wrk(`${stack.url}/`, script, conns, WARMUP);
   const before = await computeTotals(stack.replicaUrls);
-  const cpuBefore = cpuSecondsOf(stack.replicaPids);
+  const nginxPids = [stack.nginxPid, ...childrenOf(stack.nginxPid)];
+  const cpuBefore = { servers: cpuSecondsOf(stack.replicaPids), nginx: cpuSecondsOf(nginxPids), wrk: finishedChildrenCpuSeconds() };
   const row = wrk(`${stack.url}/`, script, conns, DURATION);
   // The servers' own CPU time per request (nginx and wrk left out): what a request costs a
-  // replica, less moved than req/s by what else the machine runs.
-  row.cpuUsPerRequest = (1e6 * (cpuSecondsOf(stack.replicaPids) - cpuBefore)) / row.requests;
+  // replica, less moved than req/s by what else the machine runs. nginx's and wrk's beside it:
+  // the rest of what one request costs the machine.
+  const perRequest = (seconds) => (1e6 * seconds) / row.requests;
+  row.cpuUsPerRequest = perRequest(cpuSecondsOf(stack.replicaPids) - cpuBefore.servers);
+  row.nginxUsPerRequest = perRequest(cpuSecondsOf(nginxPids) - cpuBefore.nginx);
+  row.wrkUsPerRequest = perRequest(finishedChildrenCpuSeconds() - cpuBefore.wrk);
   row.rssMiB = Math.max(...stack.replicaPids.map(residentMiB));
   const after = await computeTotals(stack.replicaUrls);
   if (after) {
@@ -465,6 +482,8 @@ function combine(rows) {
     rounds: rows.map((r) => r.rps),
     cpuUsPerRequest: mean('cpuUsPerRequest'),
     cpuRounds: rows.map((r) => r.cpuUsPerRequest),
+    nginxUsPerRequest: mean('nginxUsPerRequest'),
+    wrkUsPerRequest: mean('wrkUsPerRequest'),
     rssMiB: Math.max(...rows.map((r) => r.rssMiB)),
   };
 }
@@ -572,16 +591,16 @@ function table(results, overloadResult) {
   );
   lines.push('');
   lines.push(
-    "| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | servers' CPU µs per request | RSS MiB (largest process) |",
+    "| stack | conns | req/s | req/s by round | p50 ms | p99 ms | non-2xx | socket errors | rows per batch | compute ms per row | servers' CPU µs per request | nginx's, wrk's CPU µs per request | RSS MiB (largest process) |",
   );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const order = (key) => [STACKS.indexOf(key.split('@')[0].split('/')[0]), Number(key.split('@')[1]), key.includes('/node') ? 1 : 0];
   const keys = Object.keys(results).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1] - order(y)[1] || order(x)[2] - order(y)[2]);
   for (const key of keys) {
     const r = results[key];
     const [name, conns] = key.split('@');
     lines.push(
-      `| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.rssMiB)} |`,
+      `| ${name} | ${conns} | ${fmt(r.rps)} | ${r.rounds.map((v) => fmt(v)).join(', ')} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.errors} | ${fmt(r.rowsPerBatch, 1)} | ${fmt(r.computeMsPerRow, 3)} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.nginxUsPerRequest)}, ${fmt(r.wrkUsPerRequest)} | ${fmt(r.rssMiB)} |`,
     );
   }
   lines.push('');
