@@ -214,7 +214,8 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
     url: `http://127.0.0.1:${nginxPort}`,
     replicaUrls: bare ? [] : [a, b].map((port) => `http://127.0.0.1:${port}`),
     replicaPids: replicas.map((child) => child.pid),
-    nginxPid: nginx.pid,
+    /** nginx's master and its workers. */
+    nginxPids: () => [nginx.pid, ...childrenOf(nginx.pid)],
     dir,
     async close() {
       nginx.kill('SIGQUIT');
@@ -302,7 +303,7 @@ async function overload(repository, port) {
 async function overloadThroughNginx(repository, ports) {
   const stack = await stackOf('overload-nginx', repository, ports, { MAX_QUEUE_SIZE: '32', BATCHING_ENABLED: 'true' });
   try {
-    const cpu = cpuMeter({ replicas: () => stack.replicaPids, nginx: () => [stack.nginxPid, ...childrenOf(stack.nginxPid)] });
+    const cpu = cpuMeter({ replicas: () => stack.replicaPids, nginx: stack.nginxPids });
     const result = await overloadLoad(stack.url, cpu);
     const alive = (await Promise.all(stack.replicaUrls.map((url) => answersOk(`${url}/health/live`)))).every(Boolean);
     // The access log is flushed every second.
@@ -326,7 +327,7 @@ async function overloadThroughNginx(repository, ports) {
 async function overloadFloor(ports) {
   const stack = await stackOf(FLOOR, null, ports);
   try {
-    const cpu = cpuMeter({ servers: () => stack.replicaPids, nginx: () => [stack.nginxPid, ...childrenOf(stack.nginxPid)] });
+    const cpu = cpuMeter({ servers: () => stack.replicaPids, nginx: stack.nginxPids });
     return { ...(await overloadLoad(stack.url, cpu)), cpu: cpu.shares() };
   } finally {
     await stack.close();
@@ -449,7 +450,7 @@ function residentMiB(pid) {
 async function measure(stack, script, conns) {
   wrk(`${stack.url}/`, script, conns, WARMUP);
   const before = await computeTotals(stack.replicaUrls);
-  const nginxPids = [stack.nginxPid, ...childrenOf(stack.nginxPid)];
+  const nginxPids = stack.nginxPids();
   const cpuBefore = { servers: cpuSecondsOf(stack.replicaPids), nginx: cpuSecondsOf(nginxPids), wrk: finishedChildrenCpuSeconds() };
   const row = wrk(`${stack.url}/`, script, conns, DURATION);
   // The servers' own CPU time per request (nginx and wrk left out): what a request costs a
