@@ -83,12 +83,7 @@ RUN apt-get update \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
-# NODE_OPTIONS: semi-spaces of at most 8 MiB. Node 24's V8 sizes the young generation from the
-# machine's memory when no size is given, and grew a replica to some 320 MiB of RSS under load;
-# with 8 MiB, 13 MiB less RSS than with 16 and as many requests a second (bench/README.md). The
-# same flag as `npm start` and the benchmarks.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=8 \
     PORT=8080 \
     HOST=0.0.0.0 \
     MODEL_REPOSITORY=/app/models \
@@ -116,4 +111,12 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Exec form: Node is tini's direct child, no shell or npm in between to swallow SIGTERM.
-CMD ["node", "dist/main.js"]
+# Node's flags are those of `npm run start:prod` (bench/README.md measures both):
+# - semi-spaces of at most 8 MiB: Node 24's V8 sizes the young generation from the machine's
+#   memory when no size is given, and grew a replica to some 320 MiB of RSS under load; with 8 MiB,
+#   13 MiB less RSS than with 16 and as many requests a second;
+# - V8's idle-time collections without its memory-reducing mode, which would throw away the
+#   optimized code of some 230 functions after each pause in traffic: the first seconds back
+#   served two thirds of the requests, 0.90 with the flag (`npm run bench:after-idle`).
+#   NODE_OPTIONS does not take this flag, so both are given here.
+CMD ["node", "--max-semi-space-size=8", "--no-memory-reducer-favors-memory", "dist/main.js"]

@@ -41,7 +41,7 @@ const { INPUTS, MLP_WIDTH, onnxModelName, writeModel, writeOnnxModel } = require
 const ROOT = join(__dirname, '..');
 const SHIPPED_MODELS = join(ROOT, 'models');
 const MAIN = join(ROOT, 'dist', 'main.js');
-/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
+/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's command). */
 const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);

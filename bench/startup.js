@@ -13,7 +13,7 @@ const { join } = require('node:path');
 const RUNS = Number(process.env.RUNS ?? 5);
 const WARM_REQUESTS = Number(process.env.WARM_REQUESTS ?? 1000);
 const MAIN = join(__dirname, '..', 'dist', 'main.js');
-/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
+/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's command). */
 const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 

@@ -25,7 +25,7 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's NODE_OPTIONS). */
+/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's command). */
 const SERVICE_FLAGS = (
   JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }
 ).scripts['start:prod']
