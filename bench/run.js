@@ -63,6 +63,9 @@ const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 // Several binaries compare Node versions side by side: each service stack runs once per binary,
 // those of the first under their own names (the ratios are theirs), the others as name/node<major>.
 const SERVICE_NODES = (process.env.SERVICE_NODES ?? process.execPath).split(/\s+/).filter(Boolean);
+// Node's flags for the ceilings' servers: none by default (each is the plain stack it stands for);
+// the service's own V8 flags here compare the code alone.
+const CEILING_FLAGS = (process.env.CEILING_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const nodeSuffix = (node) =>
   node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`;
 /** How busy the machine was before this run added anything (1, 5 and 15 minute averages). */
@@ -198,7 +201,8 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
   } else if (CEILINGS.includes(name)) {
     const server = name === 'ceiling' ? 'ceiling-server.js' : 'nest-ceiling-server.js';
     const env = name === 'nest-dto-ceiling' ? { DTO: '1' } : {};
-    for (const port of [a, b]) replicas.push(start(`${name}:${port}`, process.execPath, [join(__dirname, server), String(port)], env));
+    const args = (port) => [...CEILING_FLAGS, join(__dirname, server), String(port)];
+    for (const port of [a, b]) replicas.push(start(`${name}:${port}`, process.execPath, args(port), env));
     for (const port of [a, b]) await waitForStatus(`http://127.0.0.1:${port}/prediction`, IRIS_BODY);
   } else {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
@@ -588,7 +592,7 @@ function table(results, overloadResult) {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const nodes = SERVICE_NODES.map((node) => execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()).join(', ');
   lines.push(
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means); load average when the run began ${LOAD_AT_START.map((l) => l.toFixed(2)).join(', ')}`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${nodes}, nginx and wrk on the same machine; ${DURATION} s per row after ${WARMUP} s of warm-up, ${ROUNDS} rounds (means)${CEILING_FLAGS.length ? `; the ceilings' servers run with ${CEILING_FLAGS.join(' ')}` : ''}; load average when the run began ${LOAD_AT_START.map((l) => l.toFixed(2)).join(', ')}`,
   );
   lines.push('');
   lines.push(
