@@ -14,9 +14,9 @@
 
 const { spawn, execFileSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
-const { createServer } = require('node:net');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { freePort, processCpuSeconds, residentMiB } = require('./proc.js');
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const LOAD = Number(process.env.LOAD ?? 20);
@@ -34,29 +34,6 @@ const VARIANTS = [
   { name: 'start:prod flags', flags: SERVICE_FLAGS },
   { name: `without ${KEEP_CODE}`, flags: SERVICE_FLAGS.filter((f) => f !== KEEP_CODE) },
 ];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function rssMiB(pid) {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Number(line.split(/\s+/)[1]) / 1024;
-}
-
-/** CPU seconds (user and system, every thread) the process has used. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function waitReady(url, child) {
   for (let i = 0; i < 1200; i++) {
@@ -88,9 +65,9 @@ function wrk(url, script, seconds) {
 
 /** One window of load, with the replica's CPU per request over it. */
 function measure(child, url, script) {
-  const cpu = cpuSeconds(child.pid);
+  const cpu = processCpuSeconds(child.pid);
   const result = wrk(url, script, WINDOW);
-  return { ...result, rps: result.requests / WINDOW, cpuUs: ((cpuSeconds(child.pid) - cpu) * 1e6) / result.requests };
+  return { ...result, rps: result.requests / WINDOW, cpuUs: ((processCpuSeconds(child.pid) - cpu) * 1e6) / result.requests };
 }
 
 async function once(variant, script) {
@@ -106,7 +83,7 @@ async function once(variant, script) {
     wrk(url, script, LOAD - WINDOW);
     const before = measure(child, url, script);
     await new Promise((resolve) => setTimeout(resolve, IDLE * 1000));
-    const rssIdle = rssMiB(child.pid);
+    const rssIdle = residentMiB(child.pid);
     const after = measure(child, url, script);
     return { before, after, rssIdle };
   } finally {

@@ -36,6 +36,7 @@ const { get } = require('node:http');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
 const { runLoad } = require('./load.js');
+const { CLOCK_TICKS, processCpuSeconds, residentMiB } = require('./proc.js');
 const { INPUTS, MLP_WIDTH, onnxModelName, writeModel, writeOnnxModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
@@ -351,21 +352,9 @@ function overloadLoad(baseUrl, cpu) {
   });
 }
 
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-
 /** CPU seconds the processes have used so far, together. */
 function cpuSecondsOf(pids) {
   return pids.reduce((n, pid) => n + processCpuSeconds(pid), 0);
-}
-
-/** CPU seconds a process has used (user and system), from /proc; 0 once it is gone. */
-function processCpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
 }
 
 /** CPU seconds this process's finished children have used (wrk, once it has exited), from /proc. */
@@ -442,12 +431,6 @@ function heavyBinary(kind) {
     JSON.stringify({ inputs: [{ name, shape: [1, ...rowShape], datatype: 'FP32', parameters: { binary_data_size: data.length } }] }),
   );
   return { body: Buffer.concat([header, data]), headerLength: header.length };
-}
-
-/** A process's resident memory now, in MiB (Linux). */
-function residentMiB(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
 /** One row: wrk's warm-up, then its measured run, with what the replicas computed meanwhile. */

@@ -6,9 +6,8 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
-const { readFileSync } = require('node:fs');
-const { createServer } = require('node:net');
 const { join } = require('node:path');
+const { freePort, residentMiB } = require('./proc.js');
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const WARM_REQUESTS = Number(process.env.WARM_REQUESTS ?? 1000);
@@ -16,22 +15,6 @@ const MAIN = join(__dirname, '..', 'dist', 'main.js');
 /** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's command). */
 const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function rssMiB(pid) {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Number(line.split(/\s+/)[1]) / 1024;
-}
 
 async function waitReady(url, child) {
   for (;;) {
@@ -55,13 +38,13 @@ async function once() {
   const base = `http://127.0.0.1:${port}`;
   await waitReady(`${base}/health/ready`, child);
   const readyMs = performance.now() - started;
-  const rssReady = rssMiB(child.pid);
+  const rssReady = residentMiB(child.pid);
   for (let i = 0; i < WARM_REQUESTS; i++) {
     const response = await fetch(`${base}/prediction`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
     if (response.status !== 200) throw new Error(`prediction answered ${response.status}`);
     await response.arrayBuffer();
   }
-  const rssWarm = rssMiB(child.pid);
+  const rssWarm = residentMiB(child.pid);
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   const code = await exited;
