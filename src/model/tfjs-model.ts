@@ -38,14 +38,43 @@ function toTensor(tfjs: Tf, spec: TensorSpec, input: HostTensor): tf.Tensor {
 }
 
 /**
- * A TF.js Layers model (`tf.loadLayersModel`), run with `execute` of its outputs: `predict`
- * would check the inputs again (the signature check has done that) and cut the batch into
- * slices of 32 rows, run one by one and concatenated.
+ * Layers whose `call` is the whole of what they compute at inference, on one input: no mask,
+ * no state, nothing `execute` adds around them (Dropout passes its input through).
+ */
+const CHAIN_LAYERS: ReadonlySet<string> = new Set(['Dense', 'Dropout', 'Activation']);
+
+/**
+ * The layers of a model that is one straight chain of such layers, on one input of rank 2
+ * (rows of features), in the order they run; undefined for any other model. A chain is run by
+ * calling each layer in turn, which computes what `execute` does (the same kernels in the same
+ * order), without `execute`'s bookkeeping per call: its feed dictionary, the lookup of the
+ * symbolic tensors, name scopes, and the checks of every layer's input.
+ */
+export function layerChain(model: tf.LayersModel): tf.layers.Layer[] | undefined {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || model.inputs[0].shape.length !== 2) return undefined;
+  const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
+  let previous = model.inputs[0].sourceLayer;
+  for (const layer of layers) {
+    if (!CHAIN_LAYERS.has(layer.getClassName()) || layer.inboundNodes.length !== 1) return undefined;
+    const inbound = layer.inboundNodes[0].inboundLayers;
+    if (inbound.length !== 1 || inbound[0] !== previous) return undefined;
+    previous = layer;
+  }
+  return layers.length > 0 && model.outputs[0].sourceLayer === previous ? layers : undefined;
+}
+
+/**
+ * A TF.js Layers model (`tf.loadLayersModel`). A straight chain of dense layers (`layerChain`)
+ * runs layer by layer; any other model with `execute` of its outputs: `predict` would check the
+ * inputs again (the signature check has done that) and cut the batch into slices of 32 rows,
+ * run one by one and concatenated.
  */
 export class TfjsLayersModel extends LoadedModel {
   readonly description: VersionDescription;
   /** The symbolic output tensors' names, as `execute` takes them. */
   private readonly outputNames: string[];
+  /** The layers to run in turn, when the model is such a chain. */
+  private readonly chain: tf.layers.Layer[] | undefined;
 
   constructor(
     private readonly tfjs: Tf,
@@ -65,6 +94,12 @@ export class TfjsLayersModel extends LoadedModel {
       },
     };
     this.outputNames = model.outputs.map((t) => t.name);
+    this.chain = layerChain(model);
+  }
+
+  /** Whether the model runs as a chain of layers rather than through `execute`. */
+  get runsAsChain(): boolean {
+    return this.chain !== undefined;
   }
 
   infer(inputs: NamedTensors): Promise<NamedTensors> {
@@ -76,6 +111,11 @@ export class TfjsLayersModel extends LoadedModel {
     const { signature } = this.description;
     const outputs = this.tfjs.tidy(() => {
       const tensors = signature.inputs.map((spec) => toTensor(this.tfjs, spec, inputs[spec.name]));
+      if (this.chain) {
+        let x = tensors[0];
+        for (const layer of this.chain) x = layer.call(x, {}) as tf.Tensor;
+        return [x];
+      }
       const result = this.model.execute(tensors.length === 1 ? tensors[0] : tensors, this.outputNames);
       return Array.isArray(result) ? result : [result];
     });
