@@ -110,7 +110,6 @@ describe('passesValidation', () => {
         { numRuns: 600 },
       );
       // It is the fast path of valid bodies: those it leaves to class-validator are rare.
-      console.log(bothAccepted);
       expect(bothAccepted).toBeGreaterThan(20);
       expect(classValidatorOnly).toBe(0);
     });
