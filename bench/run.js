@@ -64,9 +64,11 @@ const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 // Several binaries compare Node versions side by side: each service stack runs once per binary,
 // those of the first under their own names (the ratios are theirs), the others as name/node<major>.
 const SERVICE_NODES = (process.env.SERVICE_NODES ?? process.execPath).split(/\s+/).filter(Boolean);
-// Node's flags for the ceilings' servers: none by default (each is the plain stack it stands for);
-// the service's own V8 flags here compare the code alone.
-const CEILING_FLAGS = (process.env.CEILING_FLAGS ?? '').split(/\s+/).filter(Boolean);
+// Node's flags for the ceilings' servers. By default the one that keeps V8's optimized code through
+// a pause, as the service runs: every stack idles while the others are measured, and on V8's
+// defaults a stack would start each round recompiling (bench/README.md, run 13). "" runs them on
+// V8's defaults.
+const CEILING_FLAGS = (process.env.CEILING_FLAGS ?? '--no-memory-reducer-favors-memory').split(/\s+/).filter(Boolean);
 const nodeSuffix = (node) =>
   node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`;
 /** How busy the machine was before this run added anything (1, 5 and 15 minute averages). */
