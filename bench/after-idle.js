@@ -13,10 +13,11 @@
 'use strict';
 
 const { spawn, execFileSync } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { freePort, processCpuSeconds, residentMiB } = require('./proc.js');
+const { KEEP_CODE_FLAG, SERVICE_FLAGS, freePort, processCpuSeconds, residentMiB, waitReady } = require('./proc.js');
+const { luaPost, wrk } = require('./wrk.js');
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const LOAD = Number(process.env.LOAD ?? 20);
@@ -25,49 +26,18 @@ const WINDOW = Number(process.env.WINDOW ?? 3);
 const CONNS = Number(process.env.CONNS ?? 64);
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
-const KEEP_CODE = '--no-memory-reducer-favors-memory';
-/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's command). */
-const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
 
 const VARIANTS = [
   { name: 'start:prod flags', flags: SERVICE_FLAGS },
-  { name: `without ${KEEP_CODE}`, flags: SERVICE_FLAGS.filter((f) => f !== KEEP_CODE) },
+  { name: `without ${KEEP_CODE_FLAG}`, flags: SERVICE_FLAGS.filter((f) => f !== KEEP_CODE_FLAG) },
 ];
-
-async function waitReady(url, child) {
-  for (let i = 0; i < 1200; i++) {
-    if (child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} not ready after 60 s`);
-}
-
-/** wrk against the replica for `seconds`; requests, p99 (ms) and errors from the report script. */
-function wrk(url, script, seconds) {
-  const out = execFileSync('wrk', ['-t2', `-c${CONNS}`, `-d${seconds}s`, '-s', script, url], { encoding: 'utf8' });
-  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT'));
-  if (!line) throw new Error(`wrk printed no result:\n${out}`);
-  const f = Object.fromEntries(
-    line
-      .split(' ')
-      .slice(1)
-      .map((kv) => kv.split('=')),
-  );
-  const errors = Number(f.non2xx) + Number(f.connect) + Number(f.read) + Number(f.write) + Number(f.timeout);
-  return { requests: Number(f.requests), p99: Number(f.p99_us) / 1000, errors };
-}
 
 /** One window of load, with the replica's CPU per request over it. */
 function measure(child, url, script) {
   const cpu = processCpuSeconds(child.pid);
-  const result = wrk(url, script, WINDOW);
-  return { ...result, rps: result.requests / WINDOW, cpuUs: ((processCpuSeconds(child.pid) - cpu) * 1e6) / result.requests };
+  const result = wrk(url, script, CONNS, WINDOW);
+  return { ...result, errors: result.non2xx + result.errors, cpuUs: ((processCpuSeconds(child.pid) - cpu) * 1e6) / result.requests };
 }
 
 async function once(variant, script) {
@@ -78,9 +48,9 @@ async function once(variant, script) {
   });
   try {
     const base = `http://127.0.0.1:${port}`;
-    await waitReady(`${base}/health/ready`, child);
+    await waitReady(`${base}/health/ready`, { child });
     const url = `${base}/prediction`;
-    wrk(url, script, LOAD - WINDOW);
+    wrk(url, script, CONNS, LOAD - WINDOW);
     const before = measure(child, url, script);
     await new Promise((resolve) => setTimeout(resolve, IDLE * 1000));
     const rssIdle = residentMiB(child.pid);
@@ -112,12 +82,7 @@ function missing(tool) {
 async function main() {
   if (missing('wrk')) throw new Error('wrk is missing (apt-get install wrk)');
   const dir = mkdtempSync(join(tmpdir(), 'bench-after-idle-'));
-  const script = join(dir, 'iris.lua');
-  const report = readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8');
-  writeFileSync(
-    script,
-    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n${report}`,
-  );
+  const script = luaPost(dir, 'iris', '/prediction', BODY);
   const runs = new Map(VARIANTS.map((v) => [v.name, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {

@@ -11,6 +11,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync, mkdirSync, copyFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
+const { SERVICE_FLAGS, waitReady } = require('./proc.js');
 
 const ROOT = join(__dirname, '..');
 const MAIN = resolve(process.env.MAIN ?? join(ROOT, 'dist', 'main.js'));
@@ -19,21 +20,7 @@ const WARMUP = Number(process.env.WARMUP ?? 3);
 const CONNS = Number(process.env.CONNS ?? 32);
 const TOP = Number(process.env.TOP ?? 25);
 const PORT = Number(process.env.PORT ?? 18390);
-const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const BODY = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
-
-async function waitReady(url, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function wrk(seconds, script) {
   const out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${seconds}s`, '-s', script, `http://127.0.0.1:${PORT}/prediction`], {

@@ -36,14 +36,13 @@ const { get } = require('node:http');
 const { join } = require('node:path');
 const { renderLocalConfig, startNginx, nginxBinary } = require('../nginx/render-local.js');
 const { runLoad } = require('./load.js');
-const { CLOCK_TICKS, processCpuSeconds, residentMiB } = require('./proc.js');
+const { CLOCK_TICKS, KEEP_CODE_FLAG, SERVICE_FLAGS, processCpuSeconds, residentMiB, waitReady } = require('./proc.js');
+const { luaPost, wrk } = require('./wrk.js');
 const { INPUTS, MLP_WIDTH, onnxModelName, writeModel, writeOnnxModel } = require('./models.js');
 
 const ROOT = join(__dirname, '..');
 const SHIPPED_MODELS = join(ROOT, 'models');
 const MAIN = join(ROOT, 'dist', 'main.js');
-/** Node's flags for the service: those of `npm run start:prod` (the Dockerfile's command). */
-const SERVICE_FLAGS = require('../package.json').scripts['start:prod'].split(/\s+/).slice(1, -1);
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const HEAVY = ['mlp', 'mlp-binary', 'cnn-binary', 'mlp-onnx-binary', 'cnn-onnx-binary'];
@@ -68,7 +67,7 @@ const SERVICE_NODES = (process.env.SERVICE_NODES ?? process.execPath).split(/\s+
 // a pause, as the service runs: every stack idles while the others are measured, and on V8's
 // defaults a stack would start each round recompiling (bench/README.md, run 13). "" runs them on
 // V8's defaults.
-const CEILING_FLAGS = (process.env.CEILING_FLAGS ?? '--no-memory-reducer-favors-memory').split(/\s+/).filter(Boolean);
+const CEILING_FLAGS = (process.env.CEILING_FLAGS ?? KEEP_CODE_FLAG).split(/\s+/).filter(Boolean);
 const nodeSuffix = (node) =>
   node === SERVICE_NODES[0] ? '' : `/node${execFileSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()}`;
 /** How busy the machine was before this run added anything (1, 5 and 15 minute averages). */
@@ -122,61 +121,6 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
-async function waitFor(url, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function luaPost(dir, name, path, body, headers = { 'Content-Type': 'application/json' }) {
-  const file = join(dir, `${name}.lua`);
-  const report = readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8');
-  const lines = Object.entries(headers).map(([key, value]) => `wrk.headers[${luaString(key)}] = ${luaString(String(value))}\n`);
-  writeFileSync(file, `wrk.method = "POST"\nwrk.path = ${JSON.stringify(path)}\nwrk.body = ${luaString(body)}\n${lines.join('')}${report}`);
-  return file;
-}
-
-/** A Lua string literal of text or bytes: printable ASCII as is, every other byte as a decimal escape. */
-function luaString(body) {
-  let out = '"';
-  for (const byte of Buffer.from(body)) {
-    out += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${String(byte).padStart(3, '0')}`;
-  }
-  return `${out}"`;
-}
-
-/** One wrk run; returns req/s, p50/p99 in ms, non-2xx and socket errors. */
-function wrk(url, script, conns, seconds) {
-  const threads = Math.min(2, conns);
-  const out = execFileSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, url], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT'));
-  if (!line) throw new Error(`wrk printed no result:\n${out}`);
-  const fields = Object.fromEntries(
-    line
-      .split(' ')
-      .slice(1)
-      .map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))),
-  );
-  return {
-    requests: fields.requests,
-    rps: fields.requests / (fields.duration_us / 1e6),
-    p50: fields.p50_us / 1000,
-    p99: fields.p99_us / 1000,
-    non2xx: fields.non2xx,
-    errors: fields.connect + fields.read + fields.write + fields.timeout,
-  };
-}
-
 /** Polls a POST until it answers `status` (200 by default): the ceilings have no health route. */
 async function waitForStatus(url, body, status = 200, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -210,7 +154,7 @@ async function stackOf(name, repository, ports, env = {}, node = SERVICE_NODES[0
   } else {
     const batching = name.endsWith('-batch') ? 'true' : 'false';
     for (const port of [a, b]) replicas.push(startReplica(port, repository, { BATCHING_ENABLED: batching, ...env }, node));
-    for (const port of [a, b]) await waitFor(`http://127.0.0.1:${port}/health/ready`);
+    for (const port of [a, b]) await waitReady(`http://127.0.0.1:${port}/health/ready`);
   }
   // The load comes from one address: the per-client rate limit is lifted for the run.
   const config = renderLocalConfig({ dir, port: nginxPort, upstreams: [a, b], burst: false, bufferedLog: true });
@@ -294,7 +238,7 @@ function startReplica(port, repository, env = {}, node = SERVICE_NODES[0]) {
 /** 512 connections straight at one replica with a small queue: only 200, 429 and 504. */
 async function overload(repository, port) {
   const child = startReplica(port, repository, { MAX_QUEUE_SIZE: '32' });
-  await waitFor(`http://127.0.0.1:${port}/health/ready`);
+  await waitReady(`http://127.0.0.1:${port}/health/ready`);
   const cpu = cpuMeter({ replica: () => [child.pid] });
   const result = await overloadLoad(`http://127.0.0.1:${port}`, cpu);
   const alive = await answersOk(`http://127.0.0.1:${port}/health/live`);
