@@ -13,6 +13,8 @@ interface Answer {
   status: number;
   body: string;
   at: number;
+  /** The answer's Connection header. */
+  connection: string | undefined;
 }
 
 /**
@@ -34,7 +36,7 @@ function halfSentRequest(port: number, body: string): { finish: () => void; answ
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, at: Date.now() }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, at: Date.now(), connection: res.headers.connection }));
       },
     );
     req.on('error', reject);
@@ -89,6 +91,8 @@ describe('the built service as a process', () => {
       expect(predictions.slice(0, 2)).toEqual(['setosa', 'virginica']);
       expect(predictions).toHaveLength(BATCH_ROWS);
       expect(answer.at).toBeGreaterThan(signalledAt);
+      // Answered while draining: the client is asked to close its connection.
+      expect(answer.connection).toBe('close');
     }
     expect(code).toBe(0);
     // Keep-alive connections must not hold the process open once everything is answered.

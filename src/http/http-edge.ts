@@ -10,7 +10,7 @@ import { admission } from './admission';
 import { bodyParsers } from './body-parsers';
 import { canonicalManagementPaths } from './canonical-paths';
 import { crossOrigin } from './cors';
-import { drain } from './drain';
+import { drain, Draining } from './drain';
 import { methodNotAllowed } from './method-not-allowed';
 import { requestLog } from './request-log';
 import { responseHeaders } from './response-headers';
@@ -42,6 +42,7 @@ export class HttpEdge implements OnModuleInit {
     // Not awaited: the parts load with the server, once Nest has set its error handler, which
     // the routes take up as they load.
     fastify.decorateRequest('matchedRoute', null);
+    const draining = new Draining();
     void fastify
       // onRequest: answers to cross-origin browsers, and their preflight requests.
       .register(crossOrigin, { origins: http.corsOrigins })
@@ -58,10 +59,11 @@ export class HttpEdge implements OnModuleInit {
       })
       // Body: JSON, or binary tensor data where the route takes it, within the route's limit.
       .register(bodyParsers, { bodyLimitBytes: http.bodyLimitBytes })
-      // onSend: the request id and the security headers on every answer.
-      .register(responseHeaders, { docsPath: DOCS_PATH })
-      // preClose, onSend: once closing, answers ask clients to close their connections.
-      .register(drain, { drainTimeoutMs: http.drainTimeoutMs })
+      // onSend: the request id and the security headers on every answer, and once the server
+      // is draining, `Connection: close`.
+      .register(responseHeaders, { docsPath: DOCS_PATH, draining })
+      // preClose: the server drains; connections still open after the drain timeout are closed.
+      .register(drain, { draining, drainTimeoutMs: http.drainTimeoutMs })
       // onResponse: HTTP metrics, and a log line per request at debug level.
       .register(requestLog, { metrics: this.metrics, logEachRequest: logLevel === 'debug' || logLevel === 'trace' });
   }
