@@ -71,13 +71,24 @@ export function validateBody<T extends object>(type: new () => T, body: unknown)
 export function toInstance(type: DtoClass, value: unknown): unknown {
   if (!isPlainObject(value)) return value;
   const instance: Record<string, unknown> = Object.assign(Object.create(type.prototype as object) as object, value);
-  const nested = Reflect.getMetadata(NESTED, type.prototype as object) as Map<string, () => DtoClass> | undefined;
-  for (const [key, nestedType] of nested ?? []) {
+  for (const [key, nestedType] of nestedDtosOf(type)) {
     const child = value[key];
     if (child === undefined) continue;
     instance[key] = Array.isArray(child) ? child.map((item) => toInstance(nestedType(), item)) : toInstance(nestedType(), child);
   }
   return instance;
+}
+
+/** The DTO properties of a class, read from its metadata once (decorators run when the class is defined). */
+const NESTED_BY_CLASS = new WeakMap<DtoClass, readonly (readonly [string, () => DtoClass])[]>();
+
+function nestedDtosOf(type: DtoClass): readonly (readonly [string, () => DtoClass])[] {
+  let nested = NESTED_BY_CLASS.get(type);
+  if (!nested) {
+    nested = [...((Reflect.getMetadata(NESTED, type.prototype as object) as Map<string, () => DtoClass> | undefined) ?? [])];
+    NESTED_BY_CLASS.set(type, nested);
+  }
+  return nested;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
