@@ -6,14 +6,15 @@
 // runs differs. Loaded with wrk at several connection counts; prints req/s and latency.
 //
 // usage: npm run build && node bench/worker-vs-loop.js   (DURATION=10 CONNS="1 8 32 64")
-const { execFileSync, spawn } = require('node:child_process');
-const { mkdtempSync, rmSync, writeFileSync, readFileSync } = require('node:fs');
+const { spawn } = require('node:child_process');
+const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 
 const ROOT = join(__dirname, '..');
 const { MLP_WIDTH: WIDTH, writeMlp } = require('./models.js');
+const { luaPost, wrk } = require('./wrk.js');
 
 /** Loads the model folder with the service's own reader, on the WASM backend. */
 async function loadModel(directory) {
@@ -91,37 +92,14 @@ async function serve(mode, port, directory) {
   process.stdout.write('ready\n');
 }
 
-function wrk(url, script, conns, seconds) {
-  const out = execFileSync('wrk', [`-t${Math.min(2, conns)}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, url], {
-    encoding: 'utf8',
-  });
-  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT'));
-  const f = Object.fromEntries(
-    line
-      .split(' ')
-      .slice(1)
-      .map((kv) => kv.split('=').map((v, i) => (i ? Number(v) : v))),
-  );
-  return {
-    rps: f.requests / (f.duration_us / 1e6),
-    p50: f.p50_us / 1000,
-    p99: f.p99_us / 1000,
-    errors: f.non2xx + f.connect + f.read + f.write + f.timeout,
-  };
-}
-
 async function main() {
   const duration = Number(process.env.DURATION ?? 10);
   const conns = (process.env.CONNS ?? '1 8 32 64').split(/\s+/).map(Number);
   const work = mkdtempSync(join(tmpdir(), 'worker-vs-loop-'));
   const directory = join(work, 'mlp');
   writeMlp(directory);
-  const script = join(work, 'post.lua');
   const body = JSON.stringify({ data: Array.from({ length: WIDTH }, (_, i) => (i % 255) / 255) });
-  writeFileSync(
-    script,
-    `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n${readFileSync(join(__dirname, 'lua', 'report.lua'), 'utf8')}`,
-  );
+  const script = luaPost(work, 'post', '/infer', body);
   const rows = [];
   let port = 18500;
   for (const mode of ['loop', 'worker']) {
@@ -133,7 +111,7 @@ async function main() {
     for (const c of conns) {
       wrk(`http://127.0.0.1:${port}/infer`, script, c, 2);
       const r = wrk(`http://127.0.0.1:${port}/infer`, script, c, duration);
-      rows.push(`| ${mode} | ${c} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`);
+      rows.push(`| ${mode} | ${c} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx + r.errors} |`);
       process.stderr.write(`${rows[rows.length - 1]}\n`);
     }
     child.kill('SIGKILL');
