@@ -139,5 +139,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
         served.dispose();
       }
     });
+
+    it('gives back every tensor it held when the model is disposed', async () => {
+      const before = tf.memory().numTensors;
+      const served = (await new TfjsModelLoader(runtime).load(SHIPPED_IRIS)) as TfjsLayersModel;
+      expect(served.runsAsChain).toBe(true);
+      await served.infer({ [served.description.signature.inputs[0].name]: { dtype: 'float32', shape: [3, 4], data: rows(3, 4) } });
+      expect(tf.memory().numTensors).toBeGreaterThan(before);
+      served.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
   });
 }

@@ -15,13 +15,14 @@ function specOf(name: string, dtype: string | undefined, shape: readonly (number
 /**
  * Copies the outputs to host arrays and disposes them. `dataSync` rather than `data`: on the
  * backends the service runs (wasm, cpu, tensorflow) the values are in host memory already, and
- * the promise and its microtask cost more than the copy on small batches.
+ * the promise and its microtask cost more than the copy on small batches. `shape`: the one
+ * output's, where it is answered in another shape than it was computed in.
  */
-function toHost(tensors: tf.Tensor[], names: string[]): NamedTensors {
+function toHost(tensors: tf.Tensor[], names: string[], shape?: number[]): NamedTensors {
   try {
     const result: NamedTensors = {};
     tensors.forEach((t, i) => {
-      result[names[i]] = { dtype: t.dtype, shape: t.shape, data: t.dataSync() as HostTensor['data'] };
+      result[names[i]] = { dtype: t.dtype, shape: shape ?? t.shape, data: t.dataSync() as HostTensor['data'] };
     });
     return result;
   } finally {
@@ -45,10 +46,7 @@ const CHAIN_LAYERS: ReadonlySet<string> = new Set(['Dense', 'Dropout', 'Activati
 
 /**
  * The layers of a model that is one straight chain of such layers, on one input of rank 2
- * (rows of features), in the order they run; undefined for any other model. A chain is run by
- * calling each layer in turn, which computes what `execute` does (the same kernels in the same
- * order), without `execute`'s bookkeeping per call: its feed dictionary, the lookup of the
- * symbolic tensors, name scopes, and the checks of every layer's input.
+ * (rows of features), in the order they run; undefined for any other model.
  */
 export function layerChain(model: tf.LayersModel): tf.layers.Layer[] | undefined {
   if (model.inputs.length !== 1 || model.outputs.length !== 1 || model.inputs[0].shape.length !== 2) return undefined;
@@ -63,18 +61,85 @@ export function layerChain(model: tf.LayersModel): tf.layers.Layer[] | undefined
   return layers.length > 0 && model.outputs[0].sourceLayer === previous ? layers : undefined;
 }
 
+/** Activations TF.js fuses into its matrix product kernel (tfjs-layers' `mapActivationToFusedKernel`). */
+const FUSED_ACTIVATIONS: ReadonlySet<string> = new Set(['relu', 'linear', 'elu']);
+
+type ActivationName = Parameters<typeof tf.layers.activation>[0]['activation'];
+
+/** One step of a compiled chain, on a batch held as one matrix of a batch of one: `[1, rows, features]`. */
+type ChainStep = (x: tf.Tensor) => tf.Tensor;
+
+/** A chain compiled to kernels, and the tensors it holds (the kernels reshaped), to dispose with the model. */
+interface CompiledChain {
+  steps: ChainStep[];
+  held: tf.Tensor[];
+}
+
+/**
+ * A chain (`layerChain`) of float32 layers compiled to the kernels `Dense.call` runs, without
+ * the layers and ops around them. `Dense.call` on rows calls `fused.matMul`, which reshapes
+ * the rows and the kernel to three dimensions, checks them, runs one `_FusedMatMul` kernel
+ * (with the bias and, for relu, linear and elu, the activation) and reshapes the result back;
+ * other activations come after it, on the bias added with `add`. Holding the batch as
+ * `[1, rows, features]` from the start and each kernel reshaped once at load, a Dense layer is
+ * that one kernel (plus `add` and the activation where they are not fused): the same kernels
+ * on the same values in the same order, so the same outputs to the bit (tfjs-model.spec.ts),
+ * for half of what a batch of the shipped iris model cost through the layers. Dropout passes
+ * its input through at inference and is left out; an Activation layer is called as it is.
+ */
+function compileChain(tfjs: Tf, model: tf.LayersModel, layers: tf.layers.Layer[]): CompiledChain | undefined {
+  if (model.inputs[0].dtype !== 'float32') return undefined;
+  const engine = tfjs.engine();
+  const held: tf.Tensor[] = [];
+  const steps: ChainStep[] = [];
+  for (const layer of layers) {
+    const kind = layer.getClassName();
+    if (kind === 'Dropout') continue;
+    if (kind === 'Activation') {
+      steps.push((x) => layer.call(x, {}) as tf.Tensor);
+      continue;
+    }
+    const [kernel, bias] = layer.getWeights();
+    if (kernel.dtype !== 'float32' || kernel.rank !== 2 || (bias && (bias.dtype !== 'float32' || bias.rank !== 1))) {
+      for (const t of held) t.dispose();
+      return undefined;
+    }
+    const b = tfjs.keep(tfjs.reshape(kernel, [1, ...kernel.shape]));
+    held.push(b);
+    const activation = (layer.getConfig() as { activation?: ActivationName }).activation ?? 'linear';
+    // The attributes `fused.matMul` gives the kernel.
+    const attrs = (fused: string): tf.NamedAttrMap => ({ transposeA: false, transposeB: false, activation: fused, leakyreluAlpha: 0.2 });
+    const product = (a: tf.Tensor, fused: tf.NamedAttrMap, withBias?: tf.Tensor) =>
+      engine.runKernel<tf.Tensor>(tfjs._FusedMatMul, withBias ? { a, b, bias: withBias } : { a, b }, fused);
+    if (FUSED_ACTIVATIONS.has(activation)) {
+      const fused = attrs(activation);
+      steps.push((a) => product(a, fused, bias));
+    } else {
+      const linear = attrs('linear');
+      const apply = tfjs.layers.activation({ activation });
+      steps.push((a) => {
+        const x = product(a, linear);
+        return apply.call(bias ? tfjs.add(x, bias) : x, {}) as tf.Tensor;
+      });
+    }
+  }
+  return { steps, held };
+}
+
 /**
  * A TF.js Layers model (`tf.loadLayersModel`). A straight chain of dense layers (`layerChain`)
- * runs layer by layer; any other model with `execute` of its outputs: `predict` would check the
- * inputs again (the signature check has done that) and cut the batch into slices of 32 rows,
- * run one by one and concatenated.
+ * runs as the kernels it compiles to (`compileChain`); any other model with `execute` of its
+ * outputs: `predict` would check the inputs again (the signature check has done that) and cut
+ * the batch into slices of 32 rows, run one by one and concatenated. `execute` itself, on a
+ * chain, adds its feed dictionary, the lookup of the symbolic tensors, name scopes and the
+ * checks of every layer's input.
  */
 export class TfjsLayersModel extends LoadedModel {
   readonly description: VersionDescription;
   /** The symbolic output tensors' names, as `execute` takes them. */
   private readonly outputNames: string[];
-  /** The layers to run in turn, when the model is such a chain. */
-  private readonly chain: tf.layers.Layer[] | undefined;
+  /** The kernels to run in turn, when the model is such a chain. */
+  private readonly chain: CompiledChain | undefined;
 
   constructor(
     private readonly tfjs: Tf,
@@ -94,10 +159,11 @@ export class TfjsLayersModel extends LoadedModel {
       },
     };
     this.outputNames = model.outputs.map((t) => t.name);
-    this.chain = layerChain(model);
+    const layers = layerChain(model);
+    this.chain = layers && compileChain(tfjs, model, layers);
   }
 
-  /** Whether the model runs as a chain of layers rather than through `execute`. */
+  /** Whether the model runs as a compiled chain of layers rather than through `execute`. */
   get runsAsChain(): boolean {
     return this.chain !== undefined;
   }
@@ -109,23 +175,29 @@ export class TfjsLayersModel extends LoadedModel {
 
   private run(inputs: NamedTensors): NamedTensors {
     const { signature } = this.description;
+    const names = signature.outputs.map((spec) => spec.name);
+    const { chain } = this;
+    if (chain) {
+      const [spec] = signature.inputs;
+      const { data, shape } = inputs[spec.name];
+      const output = this.tfjs.tidy(() => {
+        let x: tf.Tensor = this.tfjs.tensor3d(data as Float32Array, [1, shape[0], shape[1]], 'float32');
+        for (const step of chain.steps) x = step(x);
+        return x;
+      });
+      // The batch of one the chain ran as is dropped: [1, rows, outputs] back to [rows, outputs].
+      return toHost([output], names, output.shape.slice(1));
+    }
     const outputs = this.tfjs.tidy(() => {
       const tensors = signature.inputs.map((spec) => toTensor(this.tfjs, spec, inputs[spec.name]));
-      if (this.chain) {
-        let x = tensors[0];
-        for (const layer of this.chain) x = layer.call(x, {}) as tf.Tensor;
-        return [x];
-      }
       const result = this.model.execute(tensors.length === 1 ? tensors[0] : tensors, this.outputNames);
       return Array.isArray(result) ? result : [result];
     });
-    return toHost(
-      outputs,
-      signature.outputs.map((spec) => spec.name),
-    );
+    return toHost(outputs, names);
   }
 
   dispose(): void {
+    for (const t of this.chain?.held ?? []) t.dispose();
     this.model.dispose();
   }
 }
