@@ -141,17 +141,23 @@ export class Batcher {
     } else {
       const started = performance.now();
       try {
-        const rows = batch.reduce((n, p) => n + p.rows, 0);
-        const outputs = await this.run(stack(batch.map((p) => p.inputs)));
-        const parts = split(
-          outputs,
-          batch.map((p) => p.rows),
-        );
+        // Loops rather than callbacks: a closure made per batch is a new function each time,
+        // which V8 kept compiling again under steady load.
+        const inputs: NamedTensors[] = [];
+        const rowCounts: number[] = [];
+        let rows = 0;
+        for (const p of batch) {
+          inputs.push(p.inputs);
+          rowCounts.push(p.rows);
+          rows += p.rows;
+        }
+        const outputs = await this.run(stack(inputs));
+        const parts = split(outputs, rowCounts, rows);
         this.observer?.batchRan?.(rows, batch.length, (performance.now() - started) / 1000);
-        batch.forEach((p, i) => {
-          this.observer?.requestDone?.((started - p.arrived) / 1000);
-          p.resolve(parts[i]);
-        });
+        for (let i = 0; i < batch.length; i++) {
+          this.observer?.requestDone?.((started - batch[i].arrived) / 1000);
+          batch[i].resolve(parts[i]);
+        }
       } catch (error) {
         // One request's values can fail a merged batch (an index out of range), and a model may
         // give outputs that do not follow its batch dimension: each request then runs alone and
@@ -247,9 +253,15 @@ function mergeKey(inputs: NamedTensors): string {
 function stack(requests: NamedTensors[]): NamedTensors {
   const merged: NamedTensors = {};
   for (const name of Object.keys(requests[0])) {
-    const parts = requests.map((r) => r[name]);
-    const rows = parts.reduce((n, t) => n + t.shape[0], 0);
-    merged[name] = { dtype: parts[0].dtype, shape: [rows, ...parts[0].shape.slice(1)], data: concat(parts.map((t) => t.data)) };
+    const first = requests[0][name];
+    let rows = 0;
+    const data: TensorData[] = [];
+    for (const request of requests) {
+      const tensor = request[name];
+      rows += tensor.shape[0];
+      data.push(tensor.data);
+    }
+    merged[name] = { dtype: first.dtype, shape: [rows, ...first.shape.slice(1)], data: concat(data) };
   }
   return merged;
 }
@@ -258,7 +270,8 @@ function stack(requests: NamedTensors[]): NamedTensors {
 function concat(parts: TensorData[]): TensorData {
   if (Array.isArray(parts[0])) return (parts as string[][]).flat();
   const typed = parts as Exclude<TensorData, string[]>[];
-  const length = typed.reduce((n, part) => n + part.length, 0);
+  let length = 0;
+  for (const part of typed) length += part.length;
   const data = new (typed[0].constructor as new (n: number) => (typeof typed)[0])(length);
   let offset = 0;
   for (const part of typed) {
@@ -273,24 +286,23 @@ class UnsplittableOutputError extends Error {
   override readonly name = 'UnsplittableOutputError';
 }
 
-/** Splits each output along its first dimension into parts of the given row counts. */
-function split(outputs: NamedTensors, rows: number[]): NamedTensors[] {
-  const total = rows.reduce((a, b) => a + b, 0);
-  const parts: NamedTensors[] = rows.map(() => ({}));
-  for (const [name, tensor] of Object.entries(outputs)) {
+/** Splits each output along its first dimension into parts of the given row counts (`total` in all). */
+function split(outputs: NamedTensors, rows: number[], total: number): NamedTensors[] {
+  const parts: NamedTensors[] = [];
+  for (let i = 0; i < rows.length; i++) parts.push({});
+  for (const name of Object.keys(outputs)) {
+    const tensor = outputs[name];
     if (tensor.shape[0] !== total) {
       throw new UnsplittableOutputError(`output "${name}" has ${tensor.shape[0]} rows for a batch of ${total}`);
     }
     const stride = tensor.data.length / total;
+    const rest = tensor.shape.slice(1);
     let row = 0;
-    rows.forEach((n, i) => {
-      parts[i][name] = {
-        dtype: tensor.dtype,
-        shape: [n, ...tensor.shape.slice(1)],
-        data: tensor.data.slice(row * stride, (row + n) * stride),
-      };
+    for (let i = 0; i < rows.length; i++) {
+      const n = rows[i];
+      parts[i][name] = { dtype: tensor.dtype, shape: [n, ...rest], data: tensor.data.slice(row * stride, (row + n) * stride) };
       row += n;
-    });
+    }
   }
   return parts;
 }

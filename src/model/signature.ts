@@ -2,9 +2,15 @@ import { allocate } from './dtypes';
 import { InvalidInputError } from './model-errors';
 import type { HostTensor, ModelSignature, NamedTensors, TensorSpec } from './model-types';
 
-/** The input or output a name refers to: its own name, or one of its aliases. */
+/**
+ * The input or output a name refers to: its own name, or one of its aliases. Loops rather than
+ * callbacks, here and in `checkTensor`: a callback made on every request is a new closure each
+ * time, and V8 was seen compiling this one again and again under steady load.
+ */
 export function findTensor(specs: readonly TensorSpec[], name: string): TensorSpec | undefined {
-  return specs.find((spec) => spec.name === name) ?? specs.find((spec) => spec.aliases?.includes(name));
+  for (const spec of specs) if (spec.name === name) return spec;
+  for (const spec of specs) if (spec.aliases?.includes(name)) return spec;
+  return undefined;
 }
 
 /** The names of inputs or outputs, for messages. */
@@ -36,13 +42,15 @@ function checkTensor(spec: TensorSpec, name: string, tensor: HostTensor): void {
   if (tensor.dtype !== spec.dtype) {
     throw InvalidInputError.at(name, `has dtype ${tensor.dtype}; the model expects ${spec.dtype}`);
   }
-  const size = tensor.shape.reduce((n, d) => n * d, 1);
+  let size = 1;
+  for (const dim of tensor.shape) size *= dim;
   if (size !== tensor.data.length) {
     throw InvalidInputError.at(name, `holds ${tensor.data.length} values but its shape [${tensor.shape}] needs ${size}`);
   }
   if (size === 0) throw InvalidInputError.at(name, `has shape [${tensor.shape}], which holds no values; send at least one row`);
   if (spec.shape === null) return;
-  const fits = spec.shape.length === tensor.shape.length && spec.shape.every((dim, i) => dim === -1 || dim === tensor.shape[i]);
+  let fits = spec.shape.length === tensor.shape.length;
+  for (let i = 0; fits && i < spec.shape.length; i++) fits = spec.shape[i] === -1 || spec.shape[i] === tensor.shape[i];
   if (!fits) {
     throw InvalidInputError.at(name, `has shape [${tensor.shape}]; the model expects [${spec.shape}] (-1 is any size)`);
   }

@@ -37,15 +37,18 @@ export function decodeRows(
     return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data: typed } };
   }
   const data = spec.dtype === 'int32' ? new Int32Array(rows.length * width) : new Float32Array(rows.length * width);
-  rows.forEach((row, r) => {
+  const integers = spec.dtype === 'int32';
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
     const values = toColumns(row, paths[r], width, names, model);
-    values.forEach((value, c) => {
-      if (spec.dtype === 'int32' && !(Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX)) {
+    for (let c = 0; c < width; c++) {
+      const value = values[c];
+      if (integers && !(Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX)) {
         throw InvalidInputError.at(columnPath(paths[r], row, c, names), 'must be an int32 integer for this model');
       }
       data[r * width + c] = value;
-    });
-  });
+    }
+  }
   return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data } };
 }
 
