@@ -90,6 +90,8 @@ interface CompiledChain {
 function compileChain(tfjs: Tf, model: tf.LayersModel, layers: tf.layers.Layer[]): CompiledChain | undefined {
   if (model.inputs[0].dtype !== 'float32') return undefined;
   const engine = tfjs.engine();
+  // The attributes `fused.matMul` gives the kernel.
+  const attrs = (fused: string): tf.NamedAttrMap => ({ transposeA: false, transposeB: false, activation: fused, leakyreluAlpha: 0.2 });
   const held: tf.Tensor[] = [];
   const steps: ChainStep[] = [];
   for (const layer of layers) {
@@ -107,8 +109,6 @@ function compileChain(tfjs: Tf, model: tf.LayersModel, layers: tf.layers.Layer[]
     const b = tfjs.keep(tfjs.reshape(kernel, [1, ...kernel.shape]));
     held.push(b);
     const activation = (layer.getConfig() as { activation?: ActivationName }).activation ?? 'linear';
-    // The attributes `fused.matMul` gives the kernel.
-    const attrs = (fused: string): tf.NamedAttrMap => ({ transposeA: false, transposeB: false, activation: fused, leakyreluAlpha: 0.2 });
     const product = (a: tf.Tensor, fused: tf.NamedAttrMap, withBias?: tf.Tensor) =>
       engine.runKernel<tf.Tensor>(tfjs._FusedMatMul, withBias ? { a, b, bias: withBias } : { a, b }, fused);
     if (FUSED_ACTIVATIONS.has(activation)) {
@@ -138,6 +138,8 @@ export class TfjsLayersModel extends LoadedModel {
   readonly description: VersionDescription;
   /** The symbolic output tensors' names, as `execute` takes them. */
   private readonly outputNames: string[];
+  /** The outputs' names in the signature, as the answers are keyed. */
+  private readonly answerNames: string[];
   /** The kernels to run in turn, when the model is such a chain. */
   private readonly chain: CompiledChain | undefined;
 
@@ -159,6 +161,7 @@ export class TfjsLayersModel extends LoadedModel {
       },
     };
     this.outputNames = model.outputs.map((t) => t.name);
+    this.answerNames = this.description.signature.outputs.map((spec) => spec.name);
     const layers = layerChain(model);
     this.chain = layers && compileChain(tfjs, model, layers);
   }
@@ -175,8 +178,7 @@ export class TfjsLayersModel extends LoadedModel {
 
   private run(inputs: NamedTensors): NamedTensors {
     const { signature } = this.description;
-    const names = signature.outputs.map((spec) => spec.name);
-    const { chain } = this;
+    const { chain, answerNames: names } = this;
     if (chain) {
       const [spec] = signature.inputs;
       const { data, shape } = inputs[spec.name];
