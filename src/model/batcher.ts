@@ -24,8 +24,6 @@ export interface BatcherObserver {
 interface Pending {
   inputs: NamedTensors;
   rows: number;
-  /** Input shapes without the batch dimension, for checking that requests can be merged. */
-  key: string;
   arrived: number;
   deadline: number;
   resolve: (outputs: NamedTensors) => void;
@@ -89,7 +87,7 @@ export class Batcher {
     }
     const now = performance.now();
     return new Promise<NamedTensors>((resolve, reject) => {
-      this.queue.push({ inputs, rows, key: mergeKey(inputs), arrived: now, deadline: now + this.settings.timeoutMs, resolve, reject });
+      this.queue.push({ inputs, rows, arrived: now, deadline: now + this.settings.timeoutMs, resolve, reject });
       this.queuedRows += rows;
       this.observer?.depthChanged?.(this.queuedRows);
       this.schedule();
@@ -200,7 +198,7 @@ export class Batcher {
     while (this.queue.length > 0) {
       const next = this.queue[0];
       if (batch.length > 0) {
-        if (!this.mergeable || rows + next.rows > this.settings.maxBatchSize || next.key !== batch[0].key) break;
+        if (!this.mergeable || rows + next.rows > this.settings.maxBatchSize || !stackable(batch[0].inputs, next.inputs)) break;
       }
       batch.push(this.queue.shift()!);
       rows += next.rows;
@@ -239,14 +237,23 @@ export class Batcher {
 }
 
 function rowsOf(inputs: NamedTensors): number {
-  const first = Object.values(inputs)[0];
-  return first && first.shape.length > 0 ? first.shape[0] : 1;
+  for (const name in inputs) {
+    const { shape } = inputs[name];
+    return shape.length > 0 ? shape[0] : 1;
+  }
+  return 1;
 }
 
-function mergeKey(inputs: NamedTensors): string {
-  return Object.entries(inputs)
-    .map(([name, t]) => `${name}:${t.dtype}:${t.shape.slice(1).join('x')}`)
-    .join('|');
+/** Whether two requests' inputs can be stacked: the same names, each of one dtype and one shape after the batch dimension. */
+function stackable(a: NamedTensors, b: NamedTensors): boolean {
+  for (const name in a) {
+    const x = a[name];
+    const y = b[name];
+    if (y === undefined || x.dtype !== y.dtype || x.shape.length !== y.shape.length) return false;
+    for (let i = 1; i < x.shape.length; i++) if (x.shape[i] !== y.shape[i]) return false;
+  }
+  for (const name in b) if (!Object.hasOwn(a, name)) return false;
+  return true;
 }
 
 /** Concatenates each input along its first dimension. */

@@ -54,28 +54,30 @@ export class InferenceService {
 
   private run(served: ServedVersion, inputs: NamedTensors, outputNames?: readonly string[]): Promise<NamedTensors> {
     const specs = served.description.signature.outputs;
-    const selected = (outputNames && outputNames.length > 0 ? outputNames : specs.map((spec) => spec.name)).map((name) => {
+    const asked = outputNames && outputNames.length > 0 ? outputNames : specs.map((spec) => spec.name);
+    const own: string[] = [];
+    for (const name of asked) {
       const spec = findTensor(specs, name);
       if (!spec)
         throw InvalidInputError.at(
           'outputs',
           `"${name}" is not an output of model "${served.name}"; its outputs are ${tensorNames(specs)}`,
         );
-      return [name, spec.name] as const;
-    });
+      own.push(spec.name);
+    }
     // Not an async function: its frame would be one more allocation per request. What throws
     // above throws to `infer`, which counts it like a rejection.
     return served.infer(inputs).then((all) => {
       const outputs: NamedTensors = {};
-      for (const [asked, own] of selected) {
-        const tensor = all[own];
+      for (let i = 0; i < asked.length; i++) {
+        const tensor = all[own[i]];
         // JSON has no NaN or Infinity: an overflowing model would answer nulls, or a wrong label.
         if (!allFinite(tensor)) {
           throw new InvalidInputError(
-            `model "${served.name}" gives output "${asked}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
+            `model "${served.name}" gives output "${asked[i]}" values that are not finite (NaN or Infinity) for these inputs: they are outside the range it works in`,
           );
         }
-        outputs[asked] = tensor;
+        outputs[asked[i]] = tensor;
       }
       return outputs;
     });

@@ -53,7 +53,9 @@ export class PredictionService {
 
   async predictOne(row: FeatureRow, target: PredictionTarget = {}, path = 'features'): Promise<SinglePrediction> {
     const { predictions, model } = await this.predictRows([row], [path], target);
-    return { ...predictions[0], model };
+    const prediction = predictions[0] as SinglePrediction;
+    prediction.model = model;
+    return prediction;
   }
 
   async predictBatch(rows: FeatureRow[], target: PredictionTarget = {}, path = 'instances'): Promise<BatchPrediction> {

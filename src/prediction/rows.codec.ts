@@ -34,7 +34,7 @@ export function decodeRows(
     rows.forEach((row, r) =>
       typed.set(toTypedData(toColumns(row, paths[r], width, names, model), spec.dtype, paths[r]) as Float64Array, r * width),
     );
-    return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data: typed } };
+    return oneInput(spec.name, { dtype: spec.dtype, shape: [rows.length, width], data: typed });
   }
   const data = spec.dtype === 'int32' ? new Int32Array(rows.length * width) : new Float32Array(rows.length * width);
   const integers = spec.dtype === 'int32';
@@ -49,7 +49,14 @@ export function decodeRows(
       data[r * width + c] = value;
     }
   }
-  return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data } };
+  return oneInput(spec.name, { dtype: spec.dtype, shape: [rows.length, width], data });
+}
+
+/** Named tensors of one input. */
+function oneInput(name: string, tensor: HostTensor): NamedTensors {
+  const inputs: NamedTensors = {};
+  inputs[name] = tensor;
+  return inputs;
 }
 
 /** The outputs the simple API answers from. */
@@ -67,9 +74,13 @@ export interface PredictedOutputs {
  */
 export function predictedOutputs(description: VersionDescription): PredictedOutputs {
   const { outputs } = description.signature;
-  const rank = (spec: TensorSpec) => spec.shape?.length;
-  const label = outputs.find((spec) => rank(spec) === 1 && (DTYPE_KINDS[spec.dtype] === 'integer' || spec.dtype === 'string'));
-  const scores = outputs.find((spec) => rank(spec) === 2 && DTYPE_KINDS[spec.dtype] === 'float');
+  let label: TensorSpec | undefined;
+  let scores: TensorSpec | undefined;
+  for (const spec of outputs) {
+    const rank = spec.shape?.length;
+    if (!label && rank === 1 && (DTYPE_KINDS[spec.dtype] === 'integer' || spec.dtype === 'string')) label = spec;
+    if (!scores && rank === 2 && DTYPE_KINDS[spec.dtype] === 'float') scores = spec;
+  }
   if (outputs.length >= 2 && label && scores) return { scores: scores.name, label: label.name };
   return { scores: outputs[0].name };
 }
@@ -121,7 +132,7 @@ export function argmax(values: readonly number[]): number {
 /** The width of a row, when the model takes one numeric rank-2 input `[batch, features]`, which this API can fill. */
 export function rowWidth(description: VersionDescription): number | undefined {
   const { inputs } = description.signature;
-  const [{ dtype, shape }] = inputs;
+  const { dtype, shape } = inputs[0];
   const numeric = DTYPE_KINDS[dtype] === 'float' || DTYPE_KINDS[dtype] === 'integer';
   return inputs.length === 1 && numeric && shape?.length === 2 && shape[1] > 0 ? shape[1] : undefined;
 }
