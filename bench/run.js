@@ -22,12 +22,15 @@
 //                   with their TF.js stacks
 // Stacks compared with each other run at once and are measured in turn, ROUNDS times (every other
 // round in the reverse order); a ratio of ceilings is printed with each round's own beside it.
+// The iris target's two stacks (iris-batch, nest-dto-ceiling) are then measured PAIRS times more,
+// one short window each, one right after the other; its ratio is the median pair's.
 // Then three overload runs: 512 connections straight at one replica with a small queue, then through
 // nginx in front of two, then through nginx in front of two bare servers that refuse everything
 // (the floor: what the machine allows before any work is done).
 //
 // Knobs (environment): DURATION (10 s per row), WARMUP (3 s), ROUNDS (2), STACKS (all),
-// CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), OVERLOAD (1 runs them, 0 skips them),
+// CONNS_IRIS ("1 8 64"), CONNS_HEAVY ("1 32 64"), PAIRS (10; 0 skips them), PAIR_SECONDS (5),
+// PAIR_WARMUP (1), OVERLOAD (1 runs them, 0 skips them),
 // PORT_BASE (18300), SERVICE_NODES (node binaries the replicas run on; default the bench's own).
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
@@ -59,6 +62,12 @@ const CONNS_IRIS = (process.env.CONNS_IRIS ?? '1 8 64').split(/\s+/).map(Number)
 const CONNS_HEAVY = (process.env.CONNS_HEAVY ?? '1 32 64').split(/\s+/).map(Number);
 const OVERLOAD = process.env.OVERLOAD !== '0';
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
+// The target's two stacks are then measured in pairs of short windows, one right after the other.
+const PAIRS = Number(process.env.PAIRS ?? 10);
+const PAIR_SECONDS = Number(process.env.PAIR_SECONDS ?? 5);
+const PAIR_WARMUP = Number(process.env.PAIR_WARMUP ?? 1);
+/** The stacks measured in pairs, and the connections they are measured at. */
+const PAIRED = { a: 'iris-batch', b: 'nest-dto-ceiling', conns: 64 };
 const PORT_BASE = Number(process.env.PORT_BASE ?? 18300);
 // Several binaries compare Node versions side by side: each service stack runs once per binary,
 // those of the first under their own names (the ratios are theirs), the others as name/node<major>.
@@ -380,12 +389,12 @@ function heavyBinary(kind) {
 }
 
 /** One row: wrk's warm-up, then its measured run, with what the replicas computed meanwhile. */
-async function measure(stack, script, conns) {
-  wrk(`${stack.url}/`, script, conns, WARMUP);
+async function measure(stack, script, conns, warmup = WARMUP, seconds = DURATION) {
+  wrk(`${stack.url}/`, script, conns, warmup);
   const before = await computeTotals(stack.replicaUrls);
   const nginxPids = stack.nginxPids();
   const cpuBefore = { servers: cpuSecondsOf(stack.replicaPids), nginx: cpuSecondsOf(nginxPids), wrk: finishedChildrenCpuSeconds() };
-  const row = wrk(`${stack.url}/`, script, conns, DURATION);
+  const row = wrk(`${stack.url}/`, script, conns, seconds);
   // The servers' own CPU time per request (nginx and wrk left out): what a request costs a
   // replica, less moved than req/s by what else the machine runs. nginx's and wrk's beside it:
   // the rest of what one request costs the machine.
@@ -401,6 +410,32 @@ async function measure(stack, script, conns) {
   }
   return row;
 }
+
+/**
+ * The two stacks of the target, PAIRS times one window each, one right after the other (the
+ * order swapped every pair): the machine's speed drifts by more than the difference to be seen
+ * between rows measured a minute apart, but little within a pair. Each pair gives its own ratios.
+ */
+async function measurePairs(a, b, scripts) {
+  const pairs = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const rows = {};
+    for (const stack of i % 2 === 0 ? [a, b] : [b, a]) {
+      rows[stack === a ? 'a' : 'b'] = await measure(stack, scripts[stack.model], PAIRED.conns, PAIR_WARMUP, PAIR_SECONDS);
+    }
+    pairs.push(rows);
+    log(
+      `pair ${i + 1}: ${a.name} ${fmt(rows.a.rps)} req/s (p99 ${fmt(rows.a.p99, 2)} ms), ${b.name} ${fmt(rows.b.rps)} req/s (p99 ${fmt(rows.b.p99, 2)} ms): ${fmt(rows.a.rps / rows.b.rps, 3)}`,
+    );
+  }
+  return pairs;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
 
 /** The rounds of one row: means of the rates and latencies, sums of the failures. */
 function combine(rows) {
@@ -458,6 +493,7 @@ async function main() {
     (groups.find((g) => g.key === group) ?? groups[groups.push({ key: group, names: [] }) - 1]).names.push(name);
   }
   const rounds = {};
+  let pairs;
   let offset = 0;
   for (const group of groups) {
     const conns = group.key === 'iris' ? CONNS_IRIS : CONNS_HEAVY;
@@ -491,6 +527,12 @@ async function main() {
           }
         }
       }
+      const a = stacks.find((stack) => stack.name === PAIRED.a);
+      const b = stacks.find((stack) => stack.name === PAIRED.b);
+      if (a && b && PAIRS > 0 && conns.includes(PAIRED.conns)) {
+        log(`${a.name}, ${b.name}: ${PAIRS} pairs of ${PAIR_SECONDS} s windows at ${PAIRED.conns} connections`);
+        pairs = await measurePairs(a, b, scripts);
+      }
     } finally {
       await Promise.all(stacks.map((stack) => stack.close()));
     }
@@ -509,14 +551,14 @@ async function main() {
     overloadResult.floor = await overloadFloor([0, 1, 2].map((i) => PORT_BASE + offset + 4 + i));
   }
   rmSync(work, { recursive: true, force: true });
-  const report = table(results, overloadResult);
+  const report = table(results, pairs, overloadResult);
   process.stdout.write(report);
   const resultsDir = join(__dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.md`), report);
 }
 
-function table(results, overloadResult) {
+function table(results, pairs, overloadResult) {
   const lines = [];
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const nodes = SERVICE_NODES.map((node) => execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()).join(', ');
@@ -563,11 +605,12 @@ function table(results, overloadResult) {
   lines.push(`| iris (batching on) / bare Fastify, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'ceiling@64')} | |`);
   lines.push(`| iris (batching on) / bare NestJS, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-ceiling@64')} | |`);
   lines.push(
-    `| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-dto-ceiling@64')} | >= 1.0, no errors |`,
+    `| iris (batching on) / NestJS with ValidationPipe and a DTO, req/s at 64 connections | ${ratioByRound('iris-batch@64', 'nest-dto-ceiling@64')} | |`,
   );
   lines.push(
     `| NestJS with ValidationPipe and a DTO / iris (batching on), the servers' CPU per request at 64 connections | ${cpuRatioByRound('iris-batch@64', 'nest-dto-ceiling@64')} | |`,
   );
+  if (pairs) lines.push(...pairedReport(pairs));
   lines.push(
     `| NestJS with ValidationPipe and a DTO / bare Fastify, req/s at 64 connections | ${ratioByRound('nest-dto-ceiling@64', 'ceiling@64')} | |`,
   );
@@ -606,6 +649,21 @@ function table(results, overloadResult) {
   if (overloadResult) lines.push(...overloadReport(overloadResult));
   lines.push('');
   return lines.join('\n');
+}
+
+/** The target's ratio from the pairs: the median pair's, with the spread; and what else the pairs measured. */
+function pairedReport(pairs) {
+  const ratios = pairs.map((pair) => pair.a.rps / pair.b.rps);
+  const cpu = pairs.map((pair) => pair.b.cpuUsPerRequest / pair.a.cpuUsPerRequest);
+  const failures = (side) => pairs.reduce((n, pair) => n + pair[side].non2xx + pair[side].errors, 0);
+  const p99 = (side) => median(pairs.map((pair) => pair[side].p99));
+  const what = `${PAIRED.a} / ${PAIRED.b}, ${pairs.length} pairs of ${PAIR_SECONDS} s windows at ${PAIRED.conns} connections, each pair one window after the other`;
+  return [
+    `| ${what}: req/s, the median pair's ratio (lowest, highest; pairs at or above 1) | ${fmt(median(ratios), 2)} (${fmt(Math.min(...ratios), 2)}, ${fmt(Math.max(...ratios), 2)}; ${ratios.filter((r) => r >= 1).length} of ${ratios.length}) | >= 1.0, no errors |`,
+    `| the same pairs: p99 ms (medians), ${PAIRED.a} and ${PAIRED.b} | ${fmt(p99('a'), 2)}, ${fmt(p99('b'), 2)} | |`,
+    `| the same pairs: ${PAIRED.b} / ${PAIRED.a}, the servers' CPU per request (the median pair's) | ${fmt(median(cpu), 2)} | |`,
+    `| the same pairs: non-2xx answers and socket errors, ${PAIRED.a} and ${PAIRED.b} | ${failures('a')}, ${failures('b')} | 0 |`,
+  ];
 }
 
 /** What an overload run's measured window got, status by status. */
