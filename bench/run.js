@@ -657,11 +657,13 @@ function pairedReport(pairs) {
   const cpu = pairs.map((pair) => pair.b.cpuUsPerRequest / pair.a.cpuUsPerRequest);
   const failures = (side) => pairs.reduce((n, pair) => n + pair[side].non2xx + pair[side].errors, 0);
   const p99 = (side) => median(pairs.map((pair) => pair[side].p99));
+  const rss = (side) => Math.max(...pairs.map((pair) => pair[side].rssMiB));
   const what = `${PAIRED.a} / ${PAIRED.b}, ${pairs.length} pairs of ${PAIR_SECONDS} s windows at ${PAIRED.conns} connections, each pair one window after the other`;
   return [
     `| ${what}: req/s, the median pair's ratio (lowest, highest; pairs at or above 1) | ${fmt(median(ratios), 2)} (${fmt(Math.min(...ratios), 2)}, ${fmt(Math.max(...ratios), 2)}; ${ratios.filter((r) => r >= 1).length} of ${ratios.length}) | >= 1.0, no errors |`,
     `| the same pairs: p99 ms (medians), ${PAIRED.a} and ${PAIRED.b} | ${fmt(p99('a'), 2)}, ${fmt(p99('b'), 2)} | |`,
     `| the same pairs: ${PAIRED.b} / ${PAIRED.a}, the servers' CPU per request (the median pair's) | ${fmt(median(cpu), 2)} | |`,
+    `| the same pairs: RSS MiB (the largest process), ${PAIRED.a} and ${PAIRED.b} | ${fmt(rss('a'))}, ${fmt(rss('b'))} | |`,
     `| the same pairs: non-2xx answers and socket errors, ${PAIRED.a} and ${PAIRED.b} | ${failures('a')}, ${failures('b')} | 0 |`,
   ];
 }
