@@ -53,9 +53,7 @@ export class PredictionService {
 
   async predictOne(row: FeatureRow, target: PredictionTarget = {}, path = 'features'): Promise<SinglePrediction> {
     const { predictions, model } = await this.predictRows([row], [path], target);
-    const prediction = predictions[0] as SinglePrediction;
-    prediction.model = model;
-    return prediction;
+    return { ...predictions[0], model };
   }
 
   async predictBatch(rows: FeatureRow[], target: PredictionTarget = {}, path = 'instances'): Promise<BatchPrediction> {

@@ -34,7 +34,7 @@ export function decodeRows(
     rows.forEach((row, r) =>
       typed.set(toTypedData(toColumns(row, paths[r], width, names, model), spec.dtype, paths[r]) as Float64Array, r * width),
     );
-    return oneInput(spec.name, { dtype: spec.dtype, shape: [rows.length, width], data: typed });
+    return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data: typed } };
   }
   const data = spec.dtype === 'int32' ? new Int32Array(rows.length * width) : new Float32Array(rows.length * width);
   const integers = spec.dtype === 'int32';
@@ -49,14 +49,7 @@ export function decodeRows(
       data[r * width + c] = value;
     }
   }
-  return oneInput(spec.name, { dtype: spec.dtype, shape: [rows.length, width], data });
-}
-
-/** Named tensors of one input. */
-function oneInput(name: string, tensor: HostTensor): NamedTensors {
-  const inputs: NamedTensors = {};
-  inputs[name] = tensor;
-  return inputs;
+  return { [spec.name]: { dtype: spec.dtype, shape: [rows.length, width], data } };
 }
 
 /** The outputs the simple API answers from. */
